@@ -1,0 +1,1 @@
+"""envs/agibot_x2"""

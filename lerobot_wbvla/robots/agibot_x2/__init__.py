@@ -1,0 +1,1 @@
+"""robots/agibot_x2"""
