@@ -1,0 +1,116 @@
+"""Configuration of the LeRobot robot `agibot_x2` (`--robot.type=agibot_x2`).
+
+One config drives both backends: `backend=sim` (the MuJoCo twin, default) and `backend=aimdk` (the real X2 through
+the AimDK bridge). Sim-only fields are ignored by the hardware backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lerobot.robots.config import RobotConfig
+
+BACKENDS = ("sim", "aimdk")
+BASE_MODES = ("kinematic", "physical")
+WAIST_MODES = ("3dof", "1dof")
+SAFE_MODES = ("hold", "damp")
+
+
+@dataclass
+class AimdkConfig:
+    """Where the AimDK bridge (scripts/aimdk_bridge.py, on the robot's PC2) listens."""
+
+    # Address of the robot's development computer (PC2, Jetson Orin NX) per the AimDK docs.
+    host: str = "10.0.1.41"
+    # ZMQ port carrying whole-body commands (client -> bridge).
+    command_port: int = 6100
+    # ZMQ port carrying joint/IMU/contact state (bridge -> client).
+    state_port: int = 6101
+    # ZMQ port carrying camera images (bridge -> client).
+    camera_port: int = 6102
+    # Seconds to wait for the first state message on connect before failing.
+    connect_timeout_s: float = 5.0
+
+
+@RobotConfig.register_subclass("agibot_x2")
+@dataclass(kw_only=True)
+class AgibotX2Config(RobotConfig):
+    # Which backend moves the joints: "sim" (MuJoCo twin) or "aimdk" (hardware through the AimDK bridge).
+    backend: str = "sim"
+    # Control rate of send_action (Hz). In sim each send_action advances the physics by 1/control_fps.
+    # 30 Hz is the article's camera rate.
+    control_fps: int = 30
+
+    # --- cameras ---
+    # Head RGB camera resolution (height, width).
+    head_camera: tuple[int, int] = (224, 224)
+    # Also report `left_wrist` and `right_wrist` cameras (same resolution as the head camera).
+    wrist_cameras: bool = False
+
+    # --- safety ---
+    # Largest change of an arm joint target per tick (rad); larger jumps are clamped toward the request.
+    max_joint_step: float = 0.15
+    # Largest change of a gripper command per tick (fraction of full closure).
+    max_gripper_step: float = 0.35
+    # Locomotion command limits: |vx| (m/s), |vy| (m/s), |yaw rate| (rad/s), pelvis height range (m).
+    max_vx: float = 0.8
+    max_vy: float = 0.4
+    max_yaw_rate: float = 1.0
+    height_range: tuple[float, float] = (0.45, 0.70)
+    # Without a new action for this many seconds (wall clock) the robot goes to `on_timeout`. <= 0 disables.
+    action_timeout_s: float = 0.5
+    # What a command timeout does: "hold" (stiff hold of the current pose, loco stopped) or "damp" (arms limp).
+    on_timeout: str = "hold"
+    # What disconnect() leaves the robot in: "hold" or "damp".
+    on_disconnect: str = "hold"
+
+    # --- gains (override per joint by name, e.g. --robot.kp='{"left_elbow": 60}') ---
+    kp: dict[str, float] = field(default_factory=dict)
+    kd: dict[str, float] = field(default_factory=dict)
+
+    # --- lower body ---
+    # Name of the lower-body controller that drives the legs at `lower_body_hz` (lower_body.py registry).
+    # "stand": PD stance (until the LMO policy exists).
+    lower_body_controller: str = "stand"
+
+    # --- sim backend ---
+    # Scene name in scenes.py registry (e.g. "pick_place"); None = floor only.
+    scene: str | None = None
+    # "kinematic": loco command moves the floating base with a planar velocity controller, legs hold the stance;
+    # "physical": legs driven by the lower-body controller through physics.
+    base_mode: str = "kinematic"
+    # Physics rate of the twin (Hz).
+    physics_hz: int = 200
+    # Rate of the lower-body controller (Hz).
+    lower_body_hz: int = 50
+    # "3dof": waist yaw/pitch/roll (public X2 Ultra); "1dof": the paper's prototype (waist pitch and roll locked).
+    waist: str = "3dof"
+    # Seed of the first sim reset (scene randomisation); None = 0.
+    seed: int | None = None
+
+    # --- hardware backend ---
+    aimdk: AimdkConfig = field(default_factory=AimdkConfig)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_choice("backend", self.backend, BACKENDS)
+        _check_choice("base_mode", self.base_mode, BASE_MODES)
+        _check_choice("waist", self.waist, WAIST_MODES)
+        _check_choice("on_timeout", self.on_timeout, SAFE_MODES)
+        _check_choice("on_disconnect", self.on_disconnect, SAFE_MODES)
+        if self.control_fps <= 0:
+            raise ValueError(f"--robot.control_fps must be > 0, got {self.control_fps}")
+        if len(self.head_camera) != 2 or min(self.head_camera) <= 0:
+            raise ValueError(f"--robot.head_camera must be (height, width) > 0, got {self.head_camera}")
+        lo, hi = self.height_range
+        if not lo < hi:
+            raise ValueError(f"--robot.height_range must be (low, high) with low < high, got {self.height_range}")
+
+    @property
+    def camera_names(self) -> tuple[str, ...]:
+        return ("head", "left_wrist", "right_wrist") if self.wrist_cameras else ("head",)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"--robot.{name}={value!r} is not valid; choose one of {', '.join(choices)}")
