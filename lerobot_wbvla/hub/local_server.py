@@ -45,6 +45,8 @@ class LocalHubServer:
         self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._faults: dict[str, tuple[int, str, int]] = {}
+        self._faults_lock = threading.Lock()
         bound_host, bound_port = self._httpd.server_address[:2]
         self.url = f"http://{bound_host}:{bound_port}"
         self.port = bound_port
@@ -73,6 +75,27 @@ class LocalHubServer:
     def reset(self) -> None:
         """Delete every repo: a clean Hub for the next test."""
         self.store.reset()
+
+    def fail_next(self, action: str, status: int = 500, message: str | None = None, times: int = 1) -> None:
+        """Make the next `times` requests of `action` fail with `status` (fault injection for tests).
+
+        `action` is the word that names the request: `create` (repos/create), `delete` (repos/delete),
+        `commit`, `preupload`, `tree`, `paths-info`, `refs`, `branch`, `tag`, `commits`, `revision`,
+        `info` (repo info at the default branch) or `resolve` (file downloads).
+        """
+        with self._faults_lock:
+            self._faults[action] = (status, message or f"Injected failure of {action}", times)
+
+    def _take_fault(self, action: str) -> HubStoreError | None:
+        with self._faults_lock:
+            if action not in self._faults:
+                return None
+            status, message, times = self._faults[action]
+            if times <= 1:
+                del self._faults[action]
+            else:
+                self._faults[action] = (status, message, times - 1)
+            return HubStoreError(status, message)
 
     def repo_url(self, repo_type: str, repo_id: str) -> str:
         return f"{self.url}/{_URL_PREFIX[repo_type]}{repo_id}"
@@ -124,6 +147,9 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
         segments = [s for s in split.path.split("/")[1:]]
         try:
             self._body = self._read_body()
+            fault = self.hub._take_fault(_action_of(segments))
+            if fault is not None:
+                raise fault
             self._route(method, segments)
         except HubStoreError as e:
             self._send_error(e)
@@ -205,7 +231,8 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
             store.delete_repo(body.get("type") or "model", _repo_id_from_body(body))
             self._send_json({})
         elif seg == ["validate-yaml"] and method == "POST":
-            self._send_json(_validate_card(self._json_body().get("content", "")))
+            result = _validate_card(self._json_body().get("content", ""))
+            self._send_json(result, status=400 if result["errors"] else 200)
         elif seg == ["whoami-v2"] and method == "GET":
             self._send_json(
                 {
@@ -406,6 +433,17 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{min(end, len(data) - 1)}/{len(data)}"
             data, status = data[start : end + 1], 206
         self._send(status, data, "application/octet-stream", headers)
+
+
+def _action_of(seg: list[str]) -> str:
+    """The word naming a request, as `LocalHubServer.fail_next` takes it."""
+    if seg[:2] == ["api", "repos"] and len(seg) > 2:
+        return seg[2]
+    if seg[:1] == ["api"] and len(seg) >= 4 and seg[1] in _TYPE_BY_PLURAL:
+        return seg[4] if len(seg) > 4 else "info"
+    if "resolve" in seg[:4]:
+        return "resolve"
+    return seg[1] if seg[:1] == ["api"] and len(seg) > 1 else ""
 
 
 def _repo_id_from_body(body: dict) -> str:

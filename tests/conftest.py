@@ -1,0 +1,107 @@
+"""Test-session setup shared by every area: a local Hub, isolated caches, headless MuJoCo.
+
+At import (before anything imports huggingface_hub, which reads these once) this file starts the project's
+Hub-compatible server (`lerobot_wbvla.hub.local_server.LocalHubServer`) on a free port and points the process
+at it with `HF_ENDPOINT`; HF_HOME, HF_HUB_CACHE and HF_LEROBOT_HOME go to a temp folder removed at exit. No test
+can reach huggingface.co: an id that is not on the local server gives a 404 (RepositoryNotFoundError).
+
+Fixtures (use them by name in a test's arguments):
+- `hub_server`: the running `LocalHubServer` (`.url`, `.reset()`, `.fail_next(action, status)` for faults).
+- `hub_api`: an `HfApi` bound to it.
+- `unique_repo_id`: factory, `unique_repo_id("lam")` -> "wbvla-tests/lam-<8 hex>" (a fresh repo id per call).
+- `subprocess_env`: env dict for child processes (`lerobot-record`, `python -c ...`): same server, same caches,
+  and the RepoCard.validate fix (tests/_sitecustomize) applied in the child.
+- `offline_subprocess_env`: as `subprocess_env` but HF_HUB_OFFLINE=1 and HF_ENDPOINT at a closed port.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+if "huggingface_hub" in sys.modules:  # its endpoint and cache paths would already be fixed
+    raise RuntimeError(
+        "huggingface_hub was imported before tests/conftest.py could point it at the local Hub server; "
+        "find the plugin or conftest that imports it early"
+    )
+
+from lerobot_wbvla.hub.local_server import LocalHubServer  # noqa: E402 (stdlib-only, no huggingface_hub)
+
+TESTS_DIR = Path(__file__).resolve().parent
+SITECUSTOMIZE_DIR = TESTS_DIR / "_sitecustomize"
+
+_HUB = LocalHubServer().start()
+_HF_TMP = Path(tempfile.mkdtemp(prefix="wbvla-tests-hf-"))
+atexit.register(shutil.rmtree, _HF_TMP, ignore_errors=True)
+atexit.register(_HUB.stop)
+
+os.environ.update(
+    HF_ENDPOINT=_HUB.url,
+    HF_HOME=str(_HF_TMP / "home"),
+    HF_HUB_CACHE=str(_HF_TMP / "hub"),
+    HF_LEROBOT_HOME=str(_HF_TMP / "lerobot"),
+    HF_HUB_DISABLE_TELEMETRY="1",
+    HF_HUB_DISABLE_XET="1",
+    HF_HUB_OFFLINE="0",
+    HF_TOKEN="dummy",
+    MUJOCO_GL=os.environ.get("WBVLA_TEST_MUJOCO_GL", "egl"),
+)
+os.environ.pop("HF_HUB_ENABLE_HF_TRANSFER", None)
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def hub_server() -> LocalHubServer:
+    """The local Hub every test talks to (already running; `HF_ENDPOINT` points at it)."""
+    return _HUB
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _repocard_validate_uses_endpoint() -> None:
+    """huggingface_hub < 2 validates cards at a hard-coded huggingface.co URL; send it to HF_ENDPOINT."""
+    from lerobot_wbvla.hub.compat import patch_repocard_validate
+
+    patch_repocard_validate()
+
+
+@pytest.fixture
+def hub_api(hub_server: LocalHubServer):
+    """`huggingface_hub.HfApi` bound to the local server."""
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hub_server.url, token="dummy")
+
+
+@pytest.fixture
+def unique_repo_id():
+    """Factory for repo ids no other test uses: `unique_repo_id("lam")` -> "wbvla-tests/lam-1a2b3c4d"."""
+
+    def make(prefix: str = "repo", namespace: str = "wbvla-tests") -> str:
+        return f"{namespace}/{prefix}-{uuid.uuid4().hex[:8]}"
+
+    return make
+
+
+@pytest.fixture
+def subprocess_env(hub_server: LocalHubServer) -> dict[str, str]:
+    """Environment for child processes: same Hub server and caches, RepoCard.validate fixed in the child."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SITECUSTOMIZE_DIR), env.get("PYTHONPATH")) if p)
+    env["WBVLA_TEST_HUB_PATCH"] = "1"
+    return env
+
+
+@pytest.fixture
+def offline_subprocess_env(subprocess_env: dict[str, str]) -> dict[str, str]:
+    """`subprocess_env` with HF_HUB_OFFLINE=1 and HF_ENDPOINT at a port nothing listens on (a dead Hub)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    return {**subprocess_env, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": f"http://127.0.0.1:{dead_port}"}
