@@ -52,11 +52,12 @@ class AgibotX2Config(RobotConfig):
     max_joint_step: float = 0.15
     # Largest change of a gripper command per tick (fraction of full closure).
     max_gripper_step: float = 0.35
-    # Locomotion command limits: |vx| (m/s), |vy| (m/s), |yaw rate| (rad/s), pelvis height range (m).
+    # Locomotion command limits: |vx| (m/s), |vy| (m/s), |yaw rate| (rad/s), pelvis height range (m; the twin's
+    # squat IK spans 0.53..0.675). loco.height = 0 means the nominal standing height.
     max_vx: float = 0.8
     max_vy: float = 0.4
     max_yaw_rate: float = 1.0
-    height_range: tuple[float, float] = (0.45, 0.70)
+    height_range: tuple[float, float] = (0.53, 0.67)
     # Without a new action for this many seconds (wall clock) the robot goes to `on_timeout`. <= 0 disables.
     action_timeout_s: float = 0.5
     # What a command timeout does: "hold" (stiff hold of the current pose, loco stopped) or "damp" (arms limp).
@@ -104,7 +105,9 @@ class AgibotX2Config(RobotConfig):
             raise ValueError(f"--robot.head_camera must be (height, width) > 0, got {self.head_camera}")
         lo, hi = self.height_range
         if not lo < hi:
-            raise ValueError(f"--robot.height_range must be (low, high) with low < high, got {self.height_range}")
+            raise ValueError(
+                f"--robot.height_range must be (low, high) with low < high, got {self.height_range}"
+            )
 
     @property
     def camera_names(self) -> tuple[str, ...]:

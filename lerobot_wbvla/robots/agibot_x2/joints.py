@@ -67,7 +67,10 @@ FOOT_CONTACT_KEYS: tuple[str, ...] = (
 )
 # Observation keys without cameras, in a fixed order (state vector order for datasets).
 STATE_KEYS: tuple[str, ...] = (
-    tuple(f"{j}.pos" for j in ALL_JOINTS) + tuple(f"{j}.vel" for j in ALL_JOINTS) + IMU_KEYS + FOOT_CONTACT_KEYS
+    tuple(f"{j}.pos" for j in ALL_JOINTS)
+    + tuple(f"{j}.vel" for j in ALL_JOINTS)
+    + IMU_KEYS
+    + FOOT_CONTACT_KEYS
 )
 
 

@@ -1,0 +1,125 @@
+"""Lower-body controllers: what drives the legs, given the robot state and the locomotion command.
+
+The whole-body action never commands the legs; a lower-body controller does, at `lower_body_hz` (50 Hz by
+default). Until the LMO policy exists the built-in `stand` controller holds a PD stance whose pelvis height
+follows `loco.height` (squat by two-link leg IK, feet flat under the hips); it cannot walk, so in
+`base_mode=physical` it ignores vx/vy/yaw_rate. The LMO policy will implement the same protocol and register
+itself here with `@register_lower_body_controller("lmo")`, then `--robot.lower_body_controller=lmo` selects it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Protocol, runtime_checkable
+
+from . import params as P
+from .backend import LocoCommand
+from .joints import LEFT_LEG_JOINTS, RIGHT_LEG_JOINTS
+
+
+@runtime_checkable
+class LowerBodyController(Protocol):
+    """Computes leg joint position targets (and optionally waist targets) at the lower-body rate.
+
+    `state` holds the robot observation without images (joints.STATE_KEYS: joint `.pos`/`.vel`, IMU, foot
+    contacts); `loco` the current locomotion command; `dt` the controller period (s). The result maps joint
+    names (joints.LEG_JOINTS, optionally joints.WAIST_JOINTS) to position targets in rad; joints left out keep
+    their previous targets. The PD gains of the twin/robot turn targets into torques.
+    """
+
+    def reset(self) -> None: ...
+
+    def compute(self, state: Mapping[str, float], loco: LocoCommand, dt: float) -> dict[str, float]: ...
+
+
+_REGISTRY: dict[str, Callable[[], LowerBodyController]] = {}
+
+
+def register_lower_body_controller(name: str) -> Callable:
+    """Class/factory decorator: make a controller selectable by name (`--robot.lower_body_controller=name`)."""
+
+    def wrap(factory: Callable[[], LowerBodyController]):
+        _REGISTRY[name] = factory
+        return factory
+
+    return wrap
+
+
+def make_lower_body_controller(name: str) -> LowerBodyController:
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"Unknown lower-body controller {name!r}; registered: {', '.join(sorted(_REGISTRY))}. "
+            "Import the module that registers it first."
+        )
+    return _REGISTRY[name]()
+
+
+def nominal_height() -> float:
+    """Pelvis height of the standing pose (params.STANCE_LEG) with flat feet on the floor (m)."""
+    hip = P.STANCE_LEG["hip_pitch"]
+    knee = P.STANCE_LEG["knee"]
+    return P.THIGH_LENGTH * math.cos(hip) + P.SHANK_LENGTH * math.cos(knee + hip) + P.ANKLE_TO_SOLE
+
+
+def min_height() -> float:
+    """Lowest pelvis of the squat IK (m): below ~0.52 m the ankle pitch passes its -0.803 rad limit."""
+    return 0.53
+
+
+def max_height() -> float:
+    """Highest pelvis the squat IK reaches with the knee still bent by 0.05 rad (m)."""
+    return _height_of_knee(0.05)
+
+
+def _height_of_knee(knee: float) -> float:
+    a, b = P.THIGH_LENGTH, P.SHANK_LENGTH
+    return math.sqrt(a * a + b * b + 2 * a * b * math.cos(knee)) + P.ANKLE_TO_SOLE
+
+
+def stance_leg_pose(height: float | None = None) -> dict[str, float]:
+    """Leg joint angles that put the pelvis at `height` (m) with flat feet under the hips (sagittal two-link IK:
+    thigh from hip pitch to knee, shank from knee to ankle). None = params.STANCE_LEG."""
+    if height is None:
+        pose = dict(P.STANCE_LEG)
+    else:
+        a, b = P.THIGH_LENGTH, P.SHANK_LENGTH
+        d = min(max(height, min_height()), max_height()) - P.ANKLE_TO_SOLE
+        cos_inner = (a * a + b * b - d * d) / (2 * a * b)
+        inner = math.acos(max(-1.0, min(1.0, cos_inner)))
+        knee = math.pi - inner
+        alpha = math.asin(max(-1.0, min(1.0, b * math.sin(inner) / d)))  # thigh forward of vertical
+        pose = {
+            "hip_pitch": -alpha,
+            "hip_roll": 0.0,
+            "hip_yaw": 0.0,
+            "knee": knee,
+            "ankle_pitch": -(knee - alpha),
+            "ankle_roll": 0.0,
+        }
+    out: dict[str, float] = {}
+    for joints in (LEFT_LEG_JOINTS, RIGHT_LEG_JOINTS):
+        for name in joints:
+            out[name] = pose[name.split("_", 1)[1]]
+    return out
+
+
+@register_lower_body_controller("stand")
+class StandingController:
+    """PD stance: legs at the squat-IK pose for the commanded pelvis height (height 0 = nominal stance), the
+    height slewed at `height_rate` m/s. Does not walk: vx, vy and yaw_rate are ignored."""
+
+    def __init__(self, height_rate: float = 0.25) -> None:
+        self.height_rate = height_rate
+        self._height: float | None = None
+
+    def reset(self) -> None:
+        self._height = None
+
+    def compute(self, state: Mapping[str, float], loco: LocoCommand, dt: float) -> dict[str, float]:
+        target = loco.height if loco.height > 0 else nominal_height()
+        if self._height is None:
+            self._height = nominal_height()
+        step = self.height_rate * dt
+        self._height += max(-step, min(step, target - self._height))
+        return stance_leg_pose(self._height)
