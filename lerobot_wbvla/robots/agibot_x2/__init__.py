@@ -8,6 +8,7 @@ import os
 # MuJoCo picks its GL backend at import time; offscreen rendering on headless machines needs EGL.
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+from .agibot_x2 import AgibotX2  # noqa: E402
 from .config_agibot_x2 import AgibotX2Config  # noqa: E402
 
-__all__ = ["AgibotX2Config"]
+__all__ = ["AgibotX2", "AgibotX2Config"]

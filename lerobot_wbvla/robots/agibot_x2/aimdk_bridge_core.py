@@ -27,7 +27,6 @@ import collections
 import dataclasses
 import logging
 import math
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -345,7 +344,8 @@ class BridgeConfig:
 
     bind: str = dataclasses.field(default="0.0.0.0", metadata={"help": "address to listen on"})
     command_port: int = dataclasses.field(default=proto.COMMAND_PORT, metadata={"help": "ROUTER port (requests)"})
-    state_port: int = dataclasses.field(default=proto.STATE_PORT, metadata={"help": "PUB port (state, images)"})
+    state_port: int = dataclasses.field(default=proto.STATE_PORT, metadata={"help": "PUB port (state stream)"})
+    camera_port: int = dataclasses.field(default=proto.CAMERA_PORT, metadata={"help": "PUB port (camera frames)"})
     state_hz: float = dataclasses.field(default=100.0, metadata={"help": "state stream rate"})
     command_hz: float = dataclasses.field(
         default=100.0, metadata={"help": "rate at which the latest targets and velocity are re-published to AimDK"}
@@ -430,9 +430,9 @@ class BridgeServer:
         self._ctx = zmq.Context()
         self._router: zmq.Socket | None = None
         self._pub: zmq.Socket | None = None
+        self._camera_pub: zmq.Socket | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._outbox: queue.Queue[list[bytes]] = queue.Queue(maxsize=8)
         self._raw_lock = threading.Lock()
         self._raw: dict[str, Any] = {}  # topic -> latest ROS message
         self._raw_count: dict[str, int] = collections.Counter()
@@ -448,18 +448,22 @@ class BridgeServer:
         self._sequence = 0
         self.command_endpoint = ""
         self.state_endpoint = ""
+        self.camera_endpoint = ""
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> None:
         """Bind the sockets, subscribe to AimDK, start the threads. Port 0 binds a free port (tests)."""
         self._router = self._ctx.socket(zmq.ROUTER)
         self._pub = self._ctx.socket(zmq.PUB)
-        for sock in (self._router, self._pub):
+        self._camera_pub = self._ctx.socket(zmq.PUB)
+        for sock in (self._router, self._pub, self._camera_pub):
             sock.setsockopt(zmq.LINGER, 0)
         self._pub.setsockopt(zmq.SNDHWM, 50)
+        self._camera_pub.setsockopt(zmq.SNDHWM, 4)
         try:
             self.command_endpoint = self._bind(self._router, self.config.command_port)
             self.state_endpoint = self._bind(self._pub, self.config.state_port)
+            self.camera_endpoint = self._bind(self._camera_pub, self.config.camera_port)
         except zmq.ZMQError:
             self._close_sockets()
             raise
@@ -472,7 +476,8 @@ class BridgeServer:
             thread = threading.Thread(target=target, name=f"aimdk-bridge{target.__name__}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        logger.info("AimDK bridge serving requests on %s, state on %s", self.command_endpoint, self.state_endpoint)
+        logger.info("AimDK bridge: requests on %s, state on %s, cameras on %s", self.command_endpoint,
+                    self.state_endpoint, self.camera_endpoint)
 
     def _bind(self, sock: zmq.Socket, port: int) -> str:
         address = f"tcp://{self.config.bind}"
@@ -500,7 +505,7 @@ class BridgeServer:
         self.port.close()
 
     def _close_sockets(self) -> None:
-        for sock in (self._router, self._pub):
+        for sock in (self._router, self._pub, self._camera_pub):
             if sock is not None:
                 sock.close(0)
         self._ctx.term()
@@ -628,6 +633,7 @@ class BridgeServer:
             "bridge": BRIDGE_NAME,
             "protocol": self.protocol_version,
             "state_port": int(self.state_endpoint.rsplit(":", 1)[1]),
+            "camera_port": int(self.camera_endpoint.rsplit(":", 1)[1]),
             "groups": {g: names for g in proto.JOINT_GROUPS if (names := self._group_names(g)) is not None},
             "hand_types": None if hand is None else {
                 "left": enum_value(hand.left_hand_type), "right": enum_value(hand.right_hand_type)},
@@ -813,12 +819,6 @@ class BridgeServer:
         seq = 0
         next_t = time.monotonic()
         while not self._stop.is_set():
-            while True:
-                try:
-                    frames = self._outbox.get_nowait()
-                except queue.Empty:
-                    break
-                self._pub.send_multipart(frames, zmq.NOBLOCK)
             seq += 1
             message = self.state_message()
             message["seq"] = seq
@@ -830,6 +830,7 @@ class BridgeServer:
             self._stop.wait(max(0.0, next_t - time.monotonic()))
 
     def _camera_loop(self) -> None:
+        assert self._camera_pub is not None
         period = 1.0 / self.config.camera_hz
         sent: dict[str, int] = {}
         seq = 0
@@ -851,8 +852,8 @@ class BridgeServer:
                 seq += 1
                 header.update({"type": proto.MSG_IMAGE, "camera": name, "seq": seq,
                                "stamp": stamp_to_float(getattr(getattr(msg, "header", None), "stamp", None))})
-                frames = proto.encode({"v": self.protocol_version, **header}, data)
                 try:
-                    self._outbox.put_nowait(frames)
-                except queue.Full:
-                    pass  # the state thread is behind: drop this frame, a newer one follows
+                    self._camera_pub.send_multipart(proto.encode({"v": self.protocol_version, **header}, data),
+                                                    zmq.NOBLOCK)
+                except zmq.Again:
+                    pass  # no room: drop this frame, a newer one follows

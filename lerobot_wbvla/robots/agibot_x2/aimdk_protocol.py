@@ -7,8 +7,8 @@ speaks AimDK's ROS 2 topics and services, and talks to LeRobot over ZeroMQ with 
 Rules of the protocol (version `PROTOCOL_VERSION`):
 
 - Transport: ZeroMQ. The bridge binds a ROUTER socket on `COMMAND_PORT` (requests, replies and the streaming
-  command channel) and a PUB socket on `STATE_PORT` (state stream and camera frames). The client connects a
-  DEALER and a SUB socket.
+  command channel), a PUB socket on `STATE_PORT` (state stream) and a PUB socket on `CAMERA_PORT` (camera frames).
+  The client connects a DEALER and two SUB sockets.
 - Encoding: every message is a JSON object (UTF-8) in the first ZeroMQ frame. A camera frame carries its pixels in
   a second frame (JPEG or raw rgb8 bytes). Never pickle: a message from the network must not be able to run code.
 - Envelope: every message has `v` (protocol version), `type` (one of the `MSG_*` names below); requests carry an
@@ -32,15 +32,16 @@ from typing import Any
 PROTOCOL_VERSION = 1
 """Bump on any incompatible change of a message; client and bridge refuse to talk across versions."""
 
-COMMAND_PORT = 7100
-STATE_PORT = 7101
+COMMAND_PORT = 6100
+STATE_PORT = 6101
+CAMERA_PORT = 6102
 
 # ---- message types -------------------------------------------------------------------------------------------
 MSG_HELLO = "hello"
 """client -> bridge request. Fields: `client` (str), `command_timeout_s` (float, watchdog), `safe_action`
 ("hold" | "damp"), `safe_gains` ({group: [{name, stiffness, damping}]}: gains used to hold before any command),
 `input_source` (str, McLocomotionVelocity.source), `cameras` ({name: [height, width] | null}).
-Reply result: `bridge` (str), `protocol` (int), `state_port` (int), `groups` ({group: [joint names]} seen so far),
+Reply result: `bridge` (str), `protocol` (int), `state_port`, `camera_port` (int, as bound), `groups` ({group: [joint names]} seen so far),
 `hand_types` ({"left": int, "right": int} | null), `cameras` ([names]), `allowed_groups` ([groups])."""
 MSG_PING = "ping"
 """client -> bridge request, no fields; reply result `{"time": bridge time}`."""
@@ -77,7 +78,7 @@ joints: [{name, position, velocity, effort, error_code}]}}), `hand` (HandStateAr
 linear_acceleration: {x,y,z}}}), `foot_contact` ({left_heel, left_toe, right_heel, right_toe} or null when the
 robot does not measure it: AimDK publishes no contact topic), `safe` (null or the safe action in force)."""
 MSG_IMAGE = "image"
-"""bridge -> clients (PUB), two frames: header {`camera`, `seq`, `stamp`, `encoding` ("jpeg" | "rgb8"), `height`,
+"""bridge -> clients (camera PUB), two frames: header {`camera`, `seq`, `stamp`, `encoding` ("jpeg" | "rgb8"), `height`,
 `width`} and the pixel bytes."""
 
 REQUEST_TYPES = frozenset(

@@ -231,7 +231,7 @@ def add_robot(spec: mujoco.MjSpec, options: MjcfOptions) -> None:
 
     gains = default_gains()
     for joint in BODY_JOINTS:
-        jp = _joint_params(joint)
+        jp = P.joint_params(joint)
         kp, kd = gains[joint]
         act = spec.add_actuator(name=joint, target=mjcf_joint_name(joint), trntype=mujoco.mjtTrn.mjTRN_JOINT)
         act.set_to_position(kp=kp, kv=kd)
@@ -345,21 +345,14 @@ def default_gains() -> dict[str, tuple[float, float]]:
     return gains
 
 
-def _joint_params(joint: str) -> P.JointParams:
-    for lp in P.LINKS:
-        if lp.joint is not None and lp.joint.name == joint:
-            return lp.joint
-    raise KeyError(joint)
-
-
 def joint_range(joint: str) -> tuple[float, float]:
     """Published range (rad) of a body joint."""
-    return _joint_params(joint).range
+    return P.joint_params(joint).range
 
 
 def joint_torque_limit(joint: str) -> float:
     """Published peak torque (N*m) of a body joint."""
-    return _joint_params(joint).torque
+    return P.joint_params(joint).torque
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -304,6 +304,14 @@ def link(name: str) -> LinkParams:
     raise KeyError(f"No X2 link named '{name}'")
 
 
+def joint_params(joint: str) -> JointParams:
+    """The JointParams of a body joint by LeRobot name (e.g. "left_knee")."""
+    for lp in LINKS:
+        if lp.joint is not None and lp.joint.name == joint:
+            return lp.joint
+    raise KeyError(f"No X2 joint named '{joint}'")
+
+
 def total_body_mass() -> float:
     """Mass of the public model's links (no grippers)."""
     return sum(lp.inertial.mass for lp in LINKS)

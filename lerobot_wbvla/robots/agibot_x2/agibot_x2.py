@@ -1,0 +1,261 @@
+"""The LeRobot robot `agibot_x2` (AgiBot X2 Ultra, whole-body action interface).
+
+Action (docs/CONTRACTS.md): 14 arm joint targets, 2 gripper closures and a locomotion command
+(`loco.vx`, `loco.vy`, `loco.yaw_rate`, `loco.height`); the legs are driven on the robot side by a lower-body
+controller. Observation: joint positions/velocities, IMU, foot contacts, head camera (+ wrist cameras).
+
+Safety lives here, in front of every backend:
+- arm targets are clamped to the published joint ranges and to `max_joint_step` rad per tick (relative to the
+  previous target), grippers to [0, 1] and `max_gripper_step`, loco values to the configured limits;
+- NaN/inf in an action -> the robot holds and `send_action` raises ValueError naming the keys;
+- unknown keys, missing keys or a wrong-length vector -> ValueError naming them (nothing is sent);
+- no action for `action_timeout_s` (wall clock) -> a watchdog thread switches the robot to `on_timeout`
+  (hold or damp) until the next valid action;
+- disconnect leaves the robot in `on_disconnect` (hold or damp) with locomotion stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from lerobot.robots.robot import Robot
+
+from .backend import LocoCommand, WholeBodyCommand, X2Backend
+from .config_agibot_x2 import AgibotX2Config
+from .joints import ACTION_KEYS, ARM_JOINTS, GRIPPERS, LOCO_KEYS, STATE_KEYS
+from .params import joint_params
+
+logger = logging.getLogger(__name__)
+
+
+class ActionError(ValueError):
+    """A whole-body action that cannot be executed (bad keys, bad shape, non-finite values)."""
+
+
+def make_backend(config: AgibotX2Config) -> X2Backend:
+    if config.backend == "sim":
+        from .sim_backend import SimBackend
+
+        return SimBackend(config)
+    if config.backend == "aimdk":
+        try:
+            from .aimdk_client import AimdkBackend
+        except ImportError as e:
+            raise ImportError(
+                f"--robot.backend=aimdk needs lerobot_wbvla.robots.agibot_x2.aimdk_client.AimdkBackend: {e}"
+            ) from e
+        return AimdkBackend(config)
+    raise ValueError(f"Unknown --robot.backend={config.backend!r}; use 'sim' or 'aimdk'")
+
+
+class AgibotX2(Robot):
+    """AgiBot X2 Ultra with a whole-body action (arms + grippers + locomotion command)."""
+
+    config_class = AgibotX2Config
+    name = "agibot_x2"
+
+    def __init__(self, config: AgibotX2Config) -> None:
+        super().__init__(config)
+        self.config = config
+        self.backend: X2Backend | None = None
+        self._lock = threading.RLock()
+        self._last_arm: dict[str, float] = {}
+        self._last_grip: dict[str, float] = {}
+        self._last_action_time = 0.0
+        self._safe_state: str | None = None  # "hold"/"damp" after a timeout or fault, None while commanded
+        self._watchdog: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._ranges = {j: joint_params(j).range for j in ARM_JOINTS}
+
+    # ------------------------------------------------------------------ features
+    @cached_property
+    def observation_features(self) -> dict[str, Any]:
+        h, w = self.config.head_camera
+        feats: dict[str, Any] = dict.fromkeys(STATE_KEYS, float)
+        for cam in self.config.camera_names:
+            feats[cam] = (h, w, 3)
+        return feats
+
+    @cached_property
+    def action_features(self) -> dict[str, type]:
+        return dict.fromkeys(ACTION_KEYS, float)
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def is_connected(self) -> bool:
+        return self.backend is not None and self.backend.is_connected
+
+    @property
+    def is_calibrated(self) -> bool:
+        return True  # joint encoders are absolute; nothing to calibrate
+
+    def calibrate(self) -> None:
+        pass
+
+    def configure(self) -> None:
+        pass
+
+    @property
+    def safe_state(self) -> str | None:
+        """ "hold" or "damp" while the robot is in a safe state (after a timeout or a bad action), else None."""
+        return self._safe_state
+
+    def connect(self, calibrate: bool = True) -> None:
+        if self.is_connected:
+            raise ConnectionError(f"{self} is already connected")
+        backend = make_backend(self.config)
+        backend.connect()
+        self.backend = backend
+        self._sync_targets_to_state()
+        self._last_action_time = time.monotonic()
+        # After connect the robot holds its pose; the watchdog arms with the first action.
+        self._safe_state = "hold"
+        if self.config.action_timeout_s > 0:
+            self._stop.clear()
+            self._watchdog = threading.Thread(target=self._watch, name=f"{self}-watchdog", daemon=True)
+            self._watchdog.start()
+        logger.info("%s connected (backend=%s)", self, self.config.backend)
+
+    def disconnect(self) -> None:
+        if self.backend is None:
+            return
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=2.0)
+            self._watchdog = None
+        with self._lock:
+            self.backend.disconnect()
+            self.backend = None
+        logger.info("%s disconnected (left in %s)", self, self.config.on_disconnect)
+
+    def _require_connected(self) -> X2Backend:
+        if not self.is_connected:
+            raise ConnectionError(f"{self} is not connected; call connect() first")
+        return self.backend
+
+    # ------------------------------------------------------------------ observation
+    def get_observation(self) -> dict[str, Any]:
+        with self._lock:
+            backend = self._require_connected()
+            obs: dict[str, Any] = backend.read_state()
+            obs.update(backend.read_cameras())
+        return obs
+
+    # ------------------------------------------------------------------ action
+    def send_action(self, action: Mapping[str, Any] | np.ndarray) -> dict[str, float]:
+        """Validate, clamp and send one whole-body action; returns what was actually sent."""
+        with self._lock:
+            backend = self._require_connected()
+            values = self._parse(action)
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad:
+                self._enter_safe_state("hold")
+                raise ActionError(
+                    f"agibot_x2 action has non-finite values for {bad}; the robot now holds its pose. "
+                    "Fix the policy/teleop output and send a finite action to resume."
+                )
+            command, sent = self._clamp(values)
+            backend.send_command(command)
+            self._last_arm = dict(command.arm_targets)
+            self._last_grip = dict(command.grippers)
+            self._last_action_time = time.monotonic()
+            self._safe_state = None
+        return sent
+
+    def _parse(self, action: Mapping[str, Any] | np.ndarray) -> dict[str, float]:
+        if not isinstance(action, Mapping):
+            arr = np.asarray(action, dtype=float)
+            if arr.ndim != 1 or arr.shape[0] != len(ACTION_KEYS):
+                raise ActionError(
+                    f"agibot_x2 action vector has shape {arr.shape}; expected ({len(ACTION_KEYS)},) in the order "
+                    f"{list(ACTION_KEYS)}"
+                )
+            return dict(zip(ACTION_KEYS, arr.tolist(), strict=True))
+        unknown = sorted(set(action) - set(ACTION_KEYS))
+        if unknown:
+            raise ActionError(
+                f"agibot_x2 action has unknown key(s) {unknown}; expected exactly {list(ACTION_KEYS)}"
+            )
+        missing = [k for k in ACTION_KEYS if k not in action]
+        if missing:
+            raise ActionError(f"agibot_x2 action is missing key(s) {missing}; expected {list(ACTION_KEYS)}")
+        out: dict[str, float] = {}
+        for k in ACTION_KEYS:
+            v = action[k]
+            arr = np.asarray(v, dtype=float)
+            if arr.size != 1:
+                raise ActionError(f"agibot_x2 action key {k!r} must be a scalar, got shape {arr.shape}")
+            out[k] = float(arr.reshape(()))
+        return out
+
+    def _clamp(self, values: dict[str, float]) -> tuple[WholeBodyCommand, dict[str, float]]:
+        cfg = self.config
+        arm: dict[str, float] = {}
+        for j in ARM_JOINTS:
+            lo, hi = self._ranges[j]
+            q = min(max(values[f"{j}.pos"], lo), hi)
+            prev = self._last_arm[j]
+            arm[j] = prev + min(max(q - prev, -cfg.max_joint_step), cfg.max_joint_step)
+        grip: dict[str, float] = {}
+        for g in GRIPPERS:
+            c = min(max(values[f"{g}.pos"], 0.0), 1.0)
+            prev = self._last_grip[g]
+            grip[g] = prev + min(max(c - prev, -cfg.max_gripper_step), cfg.max_gripper_step)
+        height = values["loco.height"]
+        if height > 0:
+            height = min(max(height, cfg.height_range[0]), cfg.height_range[1])
+        else:
+            height = 0.0  # nominal standing height
+        loco = LocoCommand(
+            vx=min(max(values["loco.vx"], -cfg.max_vx), cfg.max_vx),
+            vy=min(max(values["loco.vy"], -cfg.max_vy), cfg.max_vy),
+            yaw_rate=min(max(values["loco.yaw_rate"], -cfg.max_yaw_rate), cfg.max_yaw_rate),
+            height=height,
+        )
+        sent = {f"{j}.pos": q for j, q in arm.items()}
+        sent.update({f"{g}.pos": c for g, c in grip.items()})
+        sent.update(dict(zip(LOCO_KEYS, (loco.vx, loco.vy, loco.yaw_rate, loco.height), strict=True)))
+        return WholeBodyCommand(arm_targets=arm, grippers=grip, loco=loco), sent
+
+    # ------------------------------------------------------------------ safety
+    def _sync_targets_to_state(self) -> None:
+        state = self.backend.read_state()
+        self._last_arm = {j: float(state[f"{j}.pos"]) for j in ARM_JOINTS}
+        self._last_grip = {g: float(min(max(state[f"{g}.pos"], 0.0), 1.0)) for g in GRIPPERS}
+
+    def _enter_safe_state(self, mode: str) -> None:
+        """Hold or damp through the backend; later step limits start from the pose the robot is in."""
+        with self._lock:
+            if not self.is_connected:
+                return
+            if mode == "damp":
+                self.backend.damp()
+            else:
+                self.backend.hold()
+            self._sync_targets_to_state()
+            self._safe_state = mode
+
+    def _watch(self) -> None:
+        period = max(0.01, min(0.05, self.config.action_timeout_s / 4))
+        while not self._stop.wait(period):
+            if (
+                self._safe_state is None
+                and time.monotonic() - self._last_action_time > self.config.action_timeout_s
+            ):
+                logger.warning(
+                    "%s: no action for %.2f s; switching to %s",
+                    self,
+                    self.config.action_timeout_s,
+                    self.config.on_timeout,
+                )
+                try:
+                    self._enter_safe_state(self.config.on_timeout)
+                except Exception:  # the watchdog must never die silently mid-run
+                    logger.exception("%s: watchdog could not enter the safe state", self)

@@ -1,0 +1,106 @@
+"""The `sim` backend of the robot `agibot_x2`: the MuJoCo twin (X2Sim) behind the X2Backend interface.
+
+Each `send_command` advances the physics by one control period (1 / control_fps), so recording and replay with
+the same seed and actions are deterministic. The live twin is registered in sim_registry under the robot id.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import sim_registry
+from .backend import WholeBodyCommand
+from .config_agibot_x2 import AgibotX2Config
+from .joints import BODY_JOINTS
+from .lower_body import make_lower_body_controller
+from .sim import X2Sim, X2SimConfig
+
+
+def sim_config_from_robot(config: AgibotX2Config) -> X2SimConfig:
+    return X2SimConfig(
+        scene=config.scene,
+        base_mode=config.base_mode,
+        physics_hz=config.physics_hz,
+        lower_body_hz=config.lower_body_hz,
+        head_camera=tuple(config.head_camera),
+        wrist_cameras=config.wrist_cameras,
+        waist=config.waist,
+        lower_body_controller=config.lower_body_controller,
+    )
+
+
+def gains_from_robot(config: AgibotX2Config, defaults: dict[str, tuple[float, float]]) -> dict:
+    """Per-joint (kp, kd): the twin's defaults with the config's `kp`/`kd` overrides."""
+    for field_name in ("kp", "kd"):
+        unknown = set(getattr(config, field_name)) - set(BODY_JOINTS)
+        if unknown:
+            raise ValueError(
+                f"--robot.{field_name} names unknown joint(s) {sorted(unknown)}; known: {', '.join(BODY_JOINTS)}"
+            )
+    return {j: (config.kp.get(j, kp), config.kd.get(j, kd)) for j, (kp, kd) in defaults.items()}
+
+
+class SimBackend:
+    """X2Backend over an X2Sim."""
+
+    def __init__(self, config: AgibotX2Config) -> None:
+        self.config = config
+        self.sim: X2Sim | None = None
+
+    @property
+    def is_connected(self) -> bool:
+        return self.sim is not None
+
+    def connect(self) -> None:
+        controller = make_lower_body_controller(self.config.lower_body_controller)
+        sim = X2Sim(sim_config_from_robot(self.config), lower_body=controller)
+        sim.set_gains(gains_from_robot(self.config, sim.default_gains))
+        sim.reset(self.config.seed if self.config.seed is not None else 0)
+        self.sim = sim
+        self.last_sim = sim  # kept after disconnect so callers can inspect the final state
+        sim_registry.register(self.config.id, sim)
+
+    def disconnect(self) -> None:
+        if self.sim is None:
+            return
+        if self.config.on_disconnect == "damp":
+            self.sim.damp()
+        else:
+            self.sim.hold()
+        sim_registry.unregister(self.config.id, self.sim)
+        self.sim.close()
+        self.sim = None
+
+    def _live(self) -> X2Sim:
+        if self.sim is None:
+            raise ConnectionError("The agibot_x2 sim backend is not connected; call robot.connect() first.")
+        return self.sim
+
+    def read_state(self) -> dict[str, float]:
+        return self._live().observation()
+
+    def read_cameras(self) -> dict[str, np.ndarray]:
+        sim = self._live()
+        return {name: sim.render(name) for name in self.config.camera_names}
+
+    def send_command(self, command: WholeBodyCommand) -> None:
+        sim = self._live()
+        action = {f"{j}.pos": q for j, q in command.arm_targets.items()}
+        action.update({f"{g}.pos": c for g, c in command.grippers.items()})
+        loco = command.loco
+        action.update(
+            {
+                "loco.vx": loco.vx,
+                "loco.vy": loco.vy,
+                "loco.yaw_rate": loco.yaw_rate,
+                "loco.height": loco.height,
+            }
+        )
+        sim.set_command(action)
+        sim.advance(1.0 / self.config.control_fps)
+
+    def hold(self) -> None:
+        self._live().hold()
+
+    def damp(self) -> None:
+        self._live().damp()
