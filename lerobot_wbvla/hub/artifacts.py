@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, HfApi, constants, snapshot_download
@@ -141,16 +141,21 @@ def push_folder_to_hub(
 
     api = HfApi(token=token)
     try:
-        repo_url = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=False)
+        repo_url = str(api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=False))
         created_repo = True
     except OfflineModeIsEnabled as e:
         raise HubPushError(
             f"Cannot push {folder} to {repo_id}: HF_HUB_OFFLINE is set. Unset it, or turn push_to_hub off."
         ) from e
     except HfHubHTTPError as e:
-        if e.response is None or e.response.status_code != 409:
+        # 409: the repo exists. 401/402/403: no right to create here, but the repo may exist (as exist_ok handles).
+        status = e.response.status_code if e.response is not None else None
+        if status not in (401, 402, 403, 409) or (
+            status != 409 and not api.repo_exists(repo_id, repo_type=repo_type)
+        ):
             raise
-        repo_url = api.create_repo(repo_id, repo_type=repo_type, exist_ok=True)
+        prefix = constants.REPO_TYPES_URL_PREFIXES.get(repo_type, "")
+        repo_url = f"{api.endpoint}/{prefix}{repo_id}"
         created_repo = False
 
     created_branch = False
@@ -193,7 +198,7 @@ def push_folder_to_hub(
     return PushedArtifact(
         repo_id=repo_id,
         repo_type=repo_type,
-        repo_url=str(repo_url),
+        repo_url=repo_url,
         commit_oid=commit.oid,
         commit_url=commit.commit_url,
         branch=branch_name,
@@ -226,8 +231,8 @@ def push_with_config(
     if cfg.repo_id is None:
         raise ValueError("push_to_hub is set but repo_id is missing: pass repo_id=namespace/name")
     if card is not None:
-        card.tags = list(dict.fromkeys([*card.tags, *cfg.tags]))
-        card.license = cfg.license or card.license
+        tags = list(dict.fromkeys([*card.tags, *cfg.tags]))
+        card = replace(card, tags=tags, license=cfg.license or card.license)
     return push_folder_to_hub(
         folder,
         cfg.repo_id,

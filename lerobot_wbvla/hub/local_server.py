@@ -73,7 +73,9 @@ class LocalHubServer:
             self._httpd.server_close()
 
     def reset(self) -> None:
-        """Delete every repo: a clean Hub for the next test."""
+        """Delete every repo and pending injected failure: a clean Hub for the next test."""
+        with self._faults_lock:
+            self._faults.clear()
         self.store.reset()
 
     def fail_next(self, action: str, status: int = 500, message: str | None = None, times: int = 1) -> None:
@@ -220,6 +222,8 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
             repo = self.hub.store.get_repo(repo_type, f"{seg[0]}/{seg[1]}")
             self._resolve_file(repo, unquote(seg[3]), unquote("/".join(seg[4:])))
             return
+        if len(seg) >= 4 and seg[1] == "resolve":  # a repo id without namespace ("gpt2"): never stored here
+            self.hub.store.get_repo(repo_type, seg[0])
         self._not_found()
 
     def _route_api(self, method: str, seg: list[str]) -> None:
@@ -243,6 +247,8 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
                     "auth": {"accessToken": {"displayName": "local", "role": "write"}},
                 }
             )
+        elif len(seg) == 2 and seg[0] in _TYPE_BY_PLURAL:  # a repo id without namespace: never stored here
+            store.get_repo(_TYPE_BY_PLURAL[seg[0]], unquote(seg[1]))
         elif len(seg) >= 3 and seg[0] in _TYPE_BY_PLURAL:
             repo = store.get_repo(_TYPE_BY_PLURAL[seg[0]], f"{seg[1]}/{seg[2]}")
             self._route_repo(method, repo, seg[3:])

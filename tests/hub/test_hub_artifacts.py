@@ -156,10 +156,12 @@ def test_push_config_parses_with_draccus_and_pushes(hub_api, unique_repo_id, tmp
         args=["--push_to_hub=true", f"--repo_id={repo}", "--tags=[a,b]", "--license=mit", "--tag=v0.1"],
     )
     assert cfg.tags == ["a", "b"] and cfg.tag == "v0.1"
-    pushed = push_with_config(_artifact(tmp_path / "a", 3), cfg, card=ArtifactCard(kind="lam"))
+    card = ArtifactCard(kind="lam", tags=["own"])
+    pushed = push_with_config(_artifact(tmp_path / "a", 3), cfg, card=card)
+    assert card.tags == ["own"] and card.license == "apache-2.0"  # the caller's card is left as it was
     assert pushed is not None and pushed.tag == "v0.1"
     meta = ModelCard.load(resolve_pretrained_dir(repo, revision="v0.1") / "README.md").data
-    assert meta.license == "mit" and {"a", "b", "lerobot", "wholebodyvla"} <= set(meta.tags)
+    assert meta.license == "mit" and {"own", "a", "b", "lerobot", "wholebodyvla"} <= set(meta.tags)
     assert push_with_config(tmp_path / "a", HubPushConfig()) is None
     with pytest.raises(ValueError, match="repo_id is missing"):
         HubPushConfig(push_to_hub=True)

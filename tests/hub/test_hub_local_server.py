@@ -116,6 +116,12 @@ def test_refusals_raise_typed_errors(hub_api, unique_repo_id):
         hub_api.repo_info(unique_repo_id("nope"))
     with pytest.raises(RepositoryNotFoundError):
         hf_hub_download(unique_repo_id("nope"), "a.txt")
+    with pytest.raises(
+        RepositoryNotFoundError
+    ):  # ids without namespace (huggingface.co classics) are not here
+        hub_api.model_info("gpt2")
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("gpt2", "config.json")
     with pytest.raises(RevisionNotFoundError):
         hub_api.repo_info(repo, revision="no-such-branch")
     with pytest.raises(RevisionNotFoundError):
