@@ -120,7 +120,7 @@ def push_folder_to_hub(
     ignore_patterns: list[str] | None = None,
     token: str | None = None,
 ) -> PushedArtifact:
-    """Publish every file of `folder` (plus `card` as README.md) to `repo_id` in one commit.
+    """Publish every file of `folder` (plus `card` as README.md, replacing the folder's own) in one commit.
 
     Creates the repo if needed and the branch if asked (from main). If anything fails after that, what this call
     created is removed again (a new repo is deleted, a new branch too), so the Hub never holds half an artifact.

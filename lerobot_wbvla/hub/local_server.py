@@ -10,7 +10,9 @@ the bytes (base64) in the NDJSON commit; downloads are plain `HEAD` + `GET` on `
 Not covered: `upload_large_folder`, pull requests (`create_pr`), pagination, auth and private-repo semantics.
 
 Standalone: `python -m lerobot_wbvla.hub.local_server --port 8765 --root ~/.cache/wbvla-local-hub`, then
-`HF_ENDPOINT=http://127.0.0.1:8765 HF_HUB_DISABLE_XET=1 HF_TOKEN=local <command that pushes>`.
+`HF_ENDPOINT=http://127.0.0.1:8765 HF_HUB_DISABLE_XET=1 HF_TOKEN=local <command that pushes>`. Card pushes
+(`ModelCard.push_to_hub`, `LeRobotDataset.push_to_hub`) on huggingface_hub < 2 also need
+`lerobot_wbvla.hub.patch_repocard_validate()` in that process (see `compat.py`).
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
     hub: LocalHubServer
 
     # ------------------------------------------------------------------------------------------ plumbing
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: object) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
 
     def do_GET(self) -> None:
@@ -146,7 +148,7 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
         self.method = method
         split = urlsplit(self.path)
         self.query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        segments = [s for s in split.path.split("/")[1:]]
+        segments = split.path.split("/")[1:]
         try:
             self._body = self._read_body()
             fault = self.hub._take_fault(_action_of(segments))
