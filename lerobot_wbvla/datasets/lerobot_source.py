@@ -46,7 +46,7 @@ class LeRobotCameraSource(FrameSource):
     repo_id: Hub id of the dataset; with only `root`, "local/<root folder name>" is used.
     root: local dataset folder (read offline when it holds the dataset).
     camera_key: feature key of the camera, e.g. "observation.images.head" (a bare "head" is accepted too).
-    episodes: episode indices to use (None: all).
+    episodes: episode indices to use (None: all); clips follow episode order.
     video_backend: LeRobot decoding backend ("pyav", "torchcodec"; None: LeRobot's default).
     """
 
@@ -81,7 +81,7 @@ class LeRobotCameraSource(FrameSource):
         self.repo_id = repo_id
         self.tolerance_s = tolerance_s
         self.video_backend = video_backend
-        episodes = list(range(meta.total_episodes)) if episodes is None else [int(e) for e in episodes]
+        episodes = list(range(meta.total_episodes)) if episodes is None else sorted({int(e) for e in episodes})
         unknown = [e for e in episodes if not 0 <= e < meta.total_episodes]
         if unknown:
             raise ValueError(f"Dataset {where} has episodes 0..{meta.total_episodes - 1}; asked for {unknown}.")
@@ -125,9 +125,7 @@ class LeRobotCameraSource(FrameSource):
             frames = decode_video_frames(
                 video_path, [timestamps[i] for i in order], self.tolerance_s, self.video_backend, return_uint8=True
             )
-            out = torch.empty_like(frames)
-            out[torch.as_tensor(order)] = frames
-            return out
+            return frames.index_select(0, torch.as_tensor(np.argsort(order, kind="stable"), dtype=torch.long))
         rows = self._rows[clip_index][idx].tolist()
         images = self.dataset.hf_dataset[rows][self.camera_key]  # float32 CHW in [0, 1] after LeRobot's transform
         return torch.stack([(img * 255.0).round().clamp(0, 255).to(torch.uint8) for img in images])

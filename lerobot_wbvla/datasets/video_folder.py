@@ -114,7 +114,8 @@ class VideoFolderSource(FrameSource):
     def _decode_frames(self, clip_index: int, frame_indices: Sequence[int]) -> torch.Tensor:
         first, last = min(frame_indices), max(frame_indices)
         frames = decode_video_range(self.paths[clip_index], first, last)
-        return frames[[i - first for i in frame_indices]].permute(0, 3, 1, 2)
+        rel = torch.as_tensor([i - first for i in frame_indices], dtype=torch.long)
+        return frames.index_select(0, rel).permute(0, 3, 1, 2)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from ds_synthetic import CLIP_LABELS, write_labels, write_square_video
+
+# pytest runs with --import-mode=importlib (no sys.path changes): make the helper module importable by the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ds_synthetic import CLIP_LABELS, write_labels, write_square_video  # noqa: E402
 
 
 @pytest.fixture

@@ -81,6 +81,8 @@ def test_episode_subset_range_decoding_and_auto_gap(video_dataset: Path) -> None
     assert ds.source.camera_key == CAMERA
     _check_pairs(ds, [1, 2])
     assert ds.source._cache.decodes == 0
+    unordered = ds.source.read_frames(1, [9, 2, 5])  # clip 1 = episode 2; frames come back in the asked order
+    assert [square_x(f) for f in unordered] == pytest.approx([4 + 2 * 9, 4 + 2 * 2, 4 + 2 * 5], abs=0.5)
 
 
 def test_repo_id_from_the_local_lerobot_home() -> None:
