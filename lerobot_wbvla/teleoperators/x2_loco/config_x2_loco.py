@@ -6,11 +6,13 @@ frame, +x forward, +y left), `loco.yaw_rate` (rad/s, + = turn left) and `loco.he
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import draccus
 from lerobot.teleoperators.config import TeleoperatorConfig
+
+from ...robots.agibot_x2 import lower_body
 
 
 @dataclass(kw_only=True)
@@ -31,10 +33,13 @@ class X2LocoTeleopConfig(TeleoperatorConfig, draccus.ChoiceRegistry):
     # Yaw rate (rad/s) at full stick / key.
     max_yaw_rate: float = 0.8
     # Pelvis height (m) of the standing pose; the command starts here and the "stand" input returns here.
-    # 0.663 m is the standing pelvis height of the X2 twin's stance (shared/notes/agibot-x2.md).
-    stand_height: float = 0.663
-    # Lowest and highest pelvis height target (m) (squat to stand).
-    height_range: tuple[float, float] = (0.45, 0.70)
+    # Default: the X2 stance's pelvis height (robots/agibot_x2/lower_body.nominal_height, ~0.663 m).
+    stand_height: float = field(default_factory=lower_body.nominal_height)
+    # Lowest and highest pelvis height target (m), squat to stand. Default: what the X2 lower body reaches
+    # (lower_body.min_height / max_height, ~0.53-0.675 m).
+    height_range: tuple[float, float] = field(
+        default_factory=lambda: (lower_body.min_height(), lower_body.max_height())
+    )
     # Height change (m/s) while the up/down input is fully on.
     height_rate: float = 0.15
     # Rate (Hz) at which get_action is called (lerobot-record's --dataset.fps); the height integrates over 1/fps.

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
-from lerobot.teleoperators.gamepad.gamepad_utils import GamepadController
-from lerobot.teleoperators.teleoperator import Teleoperator
-from lerobot.teleoperators.utils import TeleopEvents
-from lerobot.utils.decorators import check_if_already_connected, check_if_not_connected
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame prints a banner at import otherwise
+with warnings.catch_warnings():  # pygame 2.6 imports the deprecated pkg_resources
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    from lerobot.teleoperators.gamepad.gamepad_utils import GamepadController
+from lerobot.teleoperators.teleoperator import Teleoperator  # noqa: E402
+from lerobot.teleoperators.utils import TeleopEvents  # noqa: E402
+from lerobot.utils.decorators import check_if_already_connected, check_if_not_connected  # noqa: E402
 
 from ...robots.agibot_x2.joints import LOCO_KEYS
 from .command import LocoCommand, LocoInput
