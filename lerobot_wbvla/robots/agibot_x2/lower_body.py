@@ -107,10 +107,13 @@ def stance_leg_pose(height: float | None = None) -> dict[str, float]:
 @register_lower_body_controller("stand")
 class StandingController:
     """PD stance: legs at the squat-IK pose for the commanded pelvis height (height 0 = nominal stance), the
-    height slewed at `height_rate` m/s. Does not walk: vx, vy and yaw_rate are ignored."""
+    height slewed at `height_rate` m/s. The pelvis pitch read from the IMU is fed back into the hip pitch targets
+    (gain `pitch_gain`) to keep the pelvis upright while the knees sag under load in a squat. Does not walk:
+    vx, vy and yaw_rate are ignored."""
 
-    def __init__(self, height_rate: float = 0.25) -> None:
+    def __init__(self, height_rate: float = 0.15, pitch_gain: float = 1.0) -> None:
         self.height_rate = height_rate
+        self.pitch_gain = pitch_gain
         self._height: float | None = None
 
     def reset(self) -> None:
@@ -122,4 +125,17 @@ class StandingController:
             self._height = nominal_height()
         step = self.height_rate * dt
         self._height += max(-step, min(step, target - self._height))
-        return stance_leg_pose(self._height)
+        out = stance_leg_pose(self._height)
+        pitch = pelvis_pitch(state)
+        for joint in ("left_hip_pitch", "right_hip_pitch"):
+            out[joint] += self.pitch_gain * pitch
+        return out
+
+
+def pelvis_pitch(state: Mapping[str, float]) -> float:
+    """Pelvis pitch (rad, positive = leaning forward) from the IMU quaternion in a state dict (0 if absent)."""
+    w = state.get("imu.quat_w", 1.0)
+    x = state.get("imu.quat_x", 0.0)
+    y = state.get("imu.quat_y", 0.0)
+    z = state.get("imu.quat_z", 0.0)
+    return math.asin(max(-1.0, min(1.0, 2.0 * (w * y - z * x))))

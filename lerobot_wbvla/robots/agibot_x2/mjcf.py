@@ -13,6 +13,7 @@ collide with the floor and with props that keep MuJoCo's default contype=conaffi
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 
@@ -208,7 +209,8 @@ def add_robot(spec: mujoco.MjSpec, options: MjcfOptions) -> None:
     bodies["head_pitch_link"].add_camera(
         name="head",
         pos=P.HEAD_CAMERA_POS,
-        quat=_quat_from_axes((0, -1, 0), (0, 0, 1)),  # looks along +x of the head
+        # looks along +x of the head, pitched down by HEAD_CAMERA_TILT
+        quat=_quat_from_axes((0, -1, 0), (math.sin(P.HEAD_CAMERA_TILT), 0, math.cos(P.HEAD_CAMERA_TILT))),
         fovy=P.HEAD_CAMERA_FOVY,
     )
     for side in ("left", "right"):

@@ -238,8 +238,12 @@ FINGER_LENGTH = 0.07  # m, along the approach axis
 FINGER_TIP_Z = GRIPPER_MOUNT_Z - 0.05 - FINGER_LENGTH  # fingertip z in the wrist-roll frame (m)
 
 # --- Head camera [ours]: the prototype's RealSense D435i / the X2's Orbbec Gemini 335 sit at the front of the head;
-# we place an RGB camera on head_pitch_link looking along +x. D435i colour FOV is 69 x 42 deg. ---
+# we place an RGB camera on head_pitch_link looking along +x, tilted down by HEAD_CAMERA_TILT so that with the
+# default head pitch (STANCE_HEAD, 0.35 rad; the joint stops at 0.49) a table top 0.3-0.5 m in front of the robot
+# is in the middle of the image: the camera sits ~1.22 m high, the table ~0.45 m lower. D435i colour FOV is
+# 69 x 42 deg. ---
 HEAD_CAMERA_POS = (0.09, 0.0, 0.02)
+HEAD_CAMERA_TILT = 0.45  # rad, downward
 HEAD_CAMERA_FOVY = 70.0
 WRIST_CAMERA_FOVY = 80.0
 

@@ -34,6 +34,7 @@ from .joints import (  # noqa: E402
     BODY_JOINTS,
     FOOT_CONTACT_KEYS,
     GRIPPERS,
+    HEAD_JOINTS,
     LEG_JOINTS,
     LOCO_KEYS,
     WAIST_JOINTS,
@@ -67,6 +68,10 @@ class X2SimConfig:
     waist: str = "3dof"
     # Name of the lower-body controller (lower_body.py registry).
     lower_body_controller: str = "stand"
+    # Feed-forward gravity (and Coriolis) torques on waist, arm and head joints, clipped to their torque limits,
+    # as the robot's motion controller does; without it the arm PD sags ~0.05 rad under the arm's weight and the
+    # waist ~0.09 rad when an arm reaches forward.
+    arm_gravity_compensation: bool = True
 
     def __post_init__(self) -> None:
         if self.base_mode not in ("kinematic", "physical"):
@@ -133,6 +138,9 @@ class X2Sim:
         self._robot_geom = np.isin(m.geom_bodyid, list(robot_bodies))
         self.mocap_id = m.body_mocapid[m.body(mjcf.BASE_TARGET_BODY).id] if self.kinematic else -1
         self.camera_names = [m.camera(i).name for i in range(m.ncam)]
+        comp = WAIST_JOINTS + ARM_JOINTS + HEAD_JOINTS
+        self._comp_dofs = np.array([self.vadr[j] for j in comp], dtype=int)
+        self._comp_limit = np.array([P.joint_params(j).torque for j in comp])
 
     def set_gains(self, gains: Mapping[str, tuple[float, float]]) -> None:
         """Set PD gains (kp, kd) per body joint; joints not named keep the defaults of params.py."""
@@ -254,6 +262,11 @@ class X2Sim:
         if self.kinematic:
             self._update_base(h)
         self._apply_ctrl()
+        if self.config.arm_gravity_compensation:
+            # qfrc_bias is from the previous step's forward pass (gravity + Coriolis at the current state).
+            d.qfrc_applied[self._comp_dofs] = np.clip(
+                d.qfrc_bias[self._comp_dofs], -self._comp_limit, self._comp_limit
+            )
         mujoco.mj_step(m, d)
         self._step_count += 1
 
