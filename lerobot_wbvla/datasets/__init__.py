@@ -14,7 +14,7 @@ from lerobot_wbvla.datasets.feature_cache import (
     fingerprint_encoder,
 )
 from lerobot_wbvla.datasets.frame_pairs import FramePairDataset
-from lerobot_wbvla.datasets.labels import MOTION_CLASSES, NO_LABEL, ClipLabels, pair_label, read_labels_jsonl
+from lerobot_wbvla.datasets.labels import MOTION_CLASSES, NO_LABEL, class_names_for, pair_label
 from lerobot_wbvla.datasets.lerobot_source import CameraKeyError, LeRobotCameraSource
 from lerobot_wbvla.datasets.pair_index import (
     DEFAULT_FRAME_GAP,
@@ -40,10 +40,10 @@ from lerobot_wbvla.datasets.video_folder import VideoFolderSource, find_videos
 
 __all__ = [
     "DEFAULT_FRAME_GAP", "DEFAULT_TARGET_OFFSET_S", "IMAGENET_MEAN", "IMAGENET_STD", "MOTION_CLASSES", "NO_LABEL",
-    "CameraKeyError", "ClipInfo", "ClipLabels", "DecodedClipCache", "DecodedVideo", "EncoderFingerprint",
+    "CameraKeyError", "ClipInfo", "DecodedClipCache", "DecodedVideo", "EncoderFingerprint",
     "FeatureCache", "FeatureCacheIncompleteError", "FeatureCacheMismatchError", "FeaturePairDataset", "FrameGapError",
     "FramePair", "FramePairDataset", "FrameSource", "FrameTransform", "LeRobotCameraSource", "PairIndex", "ProbeSet",
     "VideoFolderSource", "VideoInfo", "VideoNotFoundError", "VideoReadError", "build_feature_cache", "decode_video",
     "decode_video_range", "find_videos", "fingerprint_encoder", "labelled_pairs", "pair_label", "probe_video",
-    "read_labels_jsonl", "resolve_frame_gap", "to_uint8_bchw",
+    "class_names_for", "resolve_frame_gap", "to_uint8_bchw",
 ]

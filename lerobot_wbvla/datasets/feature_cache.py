@@ -280,7 +280,7 @@ def _encode_shard(source: FrameSource, encoder: Encoder, transform: FrameTransfo
     def flush() -> None:
         frames = torch.cat(pending)
         pending.clear()
-        feats = _encode(encoder, transform(frames, layout="CHW").to(device), device)
+        feats = _encode(encoder, transform(frames.to(device), layout="CHW"), device)  # uint8 to the device
         if list(feats.shape[1:]) != plan["feature_shape"]:
             raise ValueError(
                 f"The encoder returned features of shape {list(feats.shape[1:])}, its probe gave "

@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lerobot_wbvla.datasets.clips import ClipInfo, FrameSource
-from lerobot_wbvla.datasets.labels import LABELS_FILENAME, ClipLabels, read_labels_jsonl
+from lerobot_wbvla.datasets.labels import LABELS_FILE, ClipRecord, read_labels
 from lerobot_wbvla.datasets.video import decode_video, decode_video_range, probe_video
 
 VIDEO_EXTENSIONS = (".mp4",)
@@ -59,9 +59,9 @@ class VideoFolderSource(FrameSource):
         videos = find_videos(self.root, extensions)
         labels_path = self._labels_path(labels_file)
         self.labels_path = labels_path
-        by_path: dict[Path, ClipLabels] = {}
+        by_path: dict[Path, ClipRecord] = {}
         if labels_path is not None:
-            for clip in read_labels_jsonl(labels_path).values():
+            for clip in read_labels(labels_path):
                 by_path[(labels_path.parent / clip.clip).resolve()] = clip
             on_disk = {v.resolve() for v in videos}
             missing = [c.clip for p, c in by_path.items() if p not in on_disk]
@@ -91,7 +91,7 @@ class VideoFolderSource(FrameSource):
                     source=path.relative_to(self.root).as_posix(),
                     n_frames=info.n_frames,
                     fps=info.fps,
-                    frame_labels=labels.frame_labels if labels is not None else None,
+                    frame_labels=tuple(labels.frame_labels) if labels is not None else None,
                     split=labels.split if labels is not None else None,
                 )
             )
@@ -100,7 +100,7 @@ class VideoFolderSource(FrameSource):
         if labels_file is None:
             return None
         if labels_file == "auto":
-            candidate = self.root / LABELS_FILENAME
+            candidate = self.root / LABELS_FILE
             return candidate if candidate.is_file() else None
         path = Path(labels_file)
         if not path.is_file():

@@ -119,3 +119,26 @@ def test_bad_camera_key_lists_the_keys(video_dataset: Path, tmp_path: Path) -> N
 def test_gap_longer_than_an_episode(video_dataset: Path) -> None:
     with pytest.raises(ValueError, match=r"episode_000001 has 7 frames, too short for frame gap k=8"):
         FramePairDataset.from_lerobot(root=video_dataset, frame_gap=8, video_backend="pyav")
+
+
+def test_feature_cache_of_a_lerobot_camera(video_dataset: Path, tmp_path: Path) -> None:
+    from lerobot_wbvla.datasets import FeaturePairDataset, FrameTransform, build_feature_cache
+
+    tf = FrameTransform.of_size(16)
+    pool = torch.nn.AdaptiveAvgPool2d(2)
+
+    def encoder(x: torch.Tensor) -> torch.Tensor:
+        return pool(x).flatten(1)
+
+    source = LeRobotCameraSource(root=video_dataset, video_backend="pyav")
+    cache = build_feature_cache(source, encoder, tmp_path / "cache", encoder_id="pool2", transform=tf,
+                                shard_frames=8, progress=False)
+    assert cache.n_frames == sum(EPISODE_LENGTHS) and cache.index["source"]["camera_key"] == CAMERA
+    frames = FramePairDataset(source, transform=tf)
+    feats = FeaturePairDataset(tmp_path / "cache")
+    assert len(feats) == len(frames) == sum(n - 2 for n in EPISODE_LENGTHS)
+    for i in range(len(feats)):
+        a, b = frames[i], feats[i]
+        assert (a["source"], a["t"]) == (b["source"], b["t"])
+        ref = encoder(torch.stack([a["frame_t"], a["frame_tk"]]))
+        torch.testing.assert_close(torch.stack([b["feat_t"], b["feat_tk"]]), ref, rtol=2e-3, atol=2e-3)
