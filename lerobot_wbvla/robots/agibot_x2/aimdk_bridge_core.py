@@ -495,9 +495,9 @@ class BridgeServer:
         if self._stop.is_set():
             return
         with self._lock:
-            if self._targets or self._velocity is not None:
+            if self._safe is None and (self._targets or self._velocity is not None):
                 self._enter_safe(self._session.safe_action if self._session else "hold", "bridge stopping")
-                self._publish_outputs(time.monotonic())
+            self._publish_outputs(time.monotonic())
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=2.0)

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 # ---- message classes with the fields of aimdk_msgs (v1.0 reference) and sensor_msgs --------------------------
-def _message_class(name: str, **fields: Any) -> type:
+def _message_class(class_name: str, /, **fields: Any) -> type:
     """A dataclass named like the ROS message, fields default to the given values (callables: factories)."""
     spec = []
     for field_name, default in fields.items():
@@ -39,7 +39,7 @@ def _message_class(name: str, **fields: Any) -> type:
             spec.append((field_name, Any, dataclasses.field(default_factory=default)))
         else:
             spec.append((field_name, Any, dataclasses.field(default=default)))
-    return dataclasses.make_dataclass(name, spec)
+    return dataclasses.make_dataclass(class_name, spec)
 
 
 Time = _message_class("Time", sec=0, nanosec=0)
