@@ -172,6 +172,10 @@ class X2Sim:
         d.qpos[3:7] = (1.0, 0.0, 0.0, 0.0)
         self.targets: dict[str, float] = dict(pose)
         self.grippers: dict[str, float] = {g: 0.0 for g in GRIPPERS}
+        for g in GRIPPERS:  # fingers start fully open, as commanded
+            for finger in ("a", "b"):
+                adr = m.jnt_qposadr[m.joint(f"{g}_finger_{finger}_joint").id]
+                d.qpos[adr] = P.GRIPPER_STROKE
         self.loco = LocoCommand()
         self.base_xy = np.zeros(2)
         self.base_yaw = 0.0
