@@ -70,7 +70,11 @@ class EncoderFingerprint:
     probe: tuple[float, ...]  # the first PROBE_VALUES outputs on the probe batch
 
     def to_dict(self) -> dict[str, Any]:
-        return {"encoder_id": self.encoder_id, "feature_shape": list(self.feature_shape), "probe": list(self.probe)}
+        return {
+            "encoder_id": self.encoder_id,
+            "feature_shape": list(self.feature_shape),
+            "probe": list(self.probe),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EncoderFingerprint:
@@ -125,11 +129,15 @@ def _atomic_write_json(path: Path, obj: Any) -> None:
 def _read_index(cache_dir: Path) -> dict[str, Any]:
     path = cache_dir / INDEX_FILENAME
     if not path.is_file():
-        raise FileNotFoundError(f"No feature cache at {cache_dir}: {path} is missing. Build it with build_feature_cache.")
+        raise FileNotFoundError(
+            f"No feature cache at {cache_dir}: {path} is missing. Build it with build_feature_cache."
+        )
     try:
         index = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise FeatureCacheMismatchError(f"{path} is not valid JSON ({e}); delete the cache folder and rebuild.") from e
+        raise FeatureCacheMismatchError(
+            f"{path} is not valid JSON ({e}); delete the cache folder and rebuild."
+        ) from e
     if index.get("format") != CACHE_FORMAT or index.get("version") != CACHE_VERSION:
         raise FeatureCacheMismatchError(
             f"{path} is not a {CACHE_FORMAT} v{CACHE_VERSION} index (format={index.get('format')!r}, "
@@ -138,8 +146,13 @@ def _read_index(cache_dir: Path) -> dict[str, Any]:
     return index
 
 
-def _compare_identity(cache_dir: Path, index: dict[str, Any], fingerprint: EncoderFingerprint | None,
-                      transform: FrameTransform | None, dtype_name: str | None) -> None:
+def _compare_identity(
+    cache_dir: Path,
+    index: dict[str, Any],
+    fingerprint: EncoderFingerprint | None,
+    transform: FrameTransform | None,
+    dtype_name: str | None,
+) -> None:
     """Raise FeatureCacheMismatchError when the cache's encoder/transform/dtype differ from the asked ones."""
     problems = []
     if fingerprint is not None:
@@ -157,8 +170,13 @@ def _compare_identity(cache_dir: Path, index: dict[str, Any], fingerprint: Encod
         )
 
 
-def _plan(source: FrameSource, fingerprint: EncoderFingerprint, transform: FrameTransform, dtype_name: str,
-          shard_frames: int) -> dict[str, Any]:
+def _plan(
+    source: FrameSource,
+    fingerprint: EncoderFingerprint,
+    transform: FrameTransform,
+    dtype_name: str,
+    shard_frames: int,
+) -> dict[str, Any]:
     clips, offset = [], 0
     for clip in source.clips:
         clips.append({**clip.to_dict(), "offset": offset})
@@ -251,15 +269,21 @@ def build_feature_cache(
 
     todo = [s for s in plan["shards"] if not _shard_is_complete(cache_dir / s["file"], s["start"], s["stop"])]
     done_frames = plan["n_frames"] - sum(s["stop"] - s["start"] for s in todo)
-    bar = tqdm(total=plan["n_frames"], initial=done_frames, unit="frame", desc=f"encoding {cache_dir.name}",
-               disable=not progress)
+    bar = tqdm(
+        total=plan["n_frames"],
+        initial=done_frames,
+        unit="frame",
+        desc=f"encoding {cache_dir.name}",
+        disable=not progress,
+    )
     try:
         for shard in todo:
             feats = _encode_shard(source, encoder, transform, plan, shard, batch_size, device, dtype, bar)
             path = cache_dir / shard["file"]
             tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
             save_file(
-                {FEATURES_KEY: feats.contiguous()}, str(tmp),
+                {FEATURES_KEY: feats.contiguous()},
+                str(tmp),
                 metadata={"start": str(shard["start"]), "stop": str(shard["stop"]), "encoder_id": encoder_id},
             )
             os.replace(tmp, path)
@@ -270,9 +294,17 @@ def build_feature_cache(
     return FeatureCache(cache_dir)
 
 
-def _encode_shard(source: FrameSource, encoder: Encoder, transform: FrameTransform, plan: dict[str, Any],
-                  shard: dict[str, Any], batch_size: int, device: str | torch.device, dtype: torch.dtype,
-                  bar: tqdm) -> torch.Tensor:
+def _encode_shard(
+    source: FrameSource,
+    encoder: Encoder,
+    transform: FrameTransform,
+    plan: dict[str, Any],
+    shard: dict[str, Any],
+    batch_size: int,
+    device: str | torch.device,
+    dtype: torch.dtype,
+    bar: tqdm,
+) -> torch.Tensor:
     """Features of the shard's frames, read clip piece by clip piece and encoded in batches."""
     out: list[torch.Tensor] = []
     pending: list[torch.Tensor] = []
@@ -327,8 +359,13 @@ class FeatureCache:
                 f"Feature cache {self.cache_dir} was built for encoder {index['encoder']['encoder_id']!r}, "
                 f"not {expect_encoder_id!r}. Use the cache of that encoder, or build one for it."
             )
-        _compare_identity(self.cache_dir, index, None, expect_transform,
-                          _dtype_name(expect_dtype) if expect_dtype is not None else None)
+        _compare_identity(
+            self.cache_dir,
+            index,
+            None,
+            expect_transform,
+            _dtype_name(expect_dtype) if expect_dtype is not None else None,
+        )
         self.index = index
         self.clips = [ClipInfo.from_dict(c) for c in index["clips"]]
         self.offsets = np.array([c["offset"] for c in index["clips"]], dtype=np.int64)
@@ -353,8 +390,13 @@ class FeatureCache:
 
     def check_encoder(self, encoder: Encoder, encoder_id: str, device: str | torch.device = "cpu") -> None:
         """Raise FeatureCacheMismatchError unless `encoder` is the one that built this cache."""
-        _compare_identity(self.cache_dir, self.index, fingerprint_encoder(encoder, encoder_id, self.transform, device),
-                          None, None)
+        _compare_identity(
+            self.cache_dir,
+            self.index,
+            fingerprint_encoder(encoder, encoder_id, self.transform, device),
+            None,
+            None,
+        )
 
     def _slice(self, shard_id: int) -> Any:
         handle = self._handles.get(shard_id)

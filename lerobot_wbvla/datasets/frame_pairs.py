@@ -59,7 +59,9 @@ class FramePairDataset(torch.utils.data.Dataset):
         """Pairs from every video under `root` (recursive); labels/splits from `<root>/labels.jsonl` if present."""
         from lerobot_wbvla.datasets.video_folder import VideoFolderSource
 
-        source = VideoFolderSource(root, labels_file=labels_file, decode=decode, max_cached_clips=max_cached_clips)
+        source = VideoFolderSource(
+            root, labels_file=labels_file, decode=decode, max_cached_clips=max_cached_clips
+        )
         return cls(source, **pair_kwargs)
 
     @classmethod
@@ -79,8 +81,14 @@ class FramePairDataset(torch.utils.data.Dataset):
         from lerobot_wbvla.datasets.lerobot_source import LeRobotCameraSource
 
         source = LeRobotCameraSource(
-            repo_id=repo_id, root=root, camera_key=camera_key, episodes=episodes, revision=revision,
-            video_backend=video_backend, decode=decode, max_cached_clips=max_cached_clips,
+            repo_id=repo_id,
+            root=root,
+            camera_key=camera_key,
+            episodes=episodes,
+            revision=revision,
+            video_backend=video_backend,
+            decode=decode,
+            max_cached_clips=max_cached_clips,
         )
         return cls(source, **pair_kwargs)
 

@@ -22,7 +22,14 @@ NO_LABEL = -1  # class index of a pair without a true label
 SPLITS = ("train", "heldout")
 
 __all__ = [
-    "LABELS_FILE", "MOTION_CLASSES", "NO_LABEL", "SPLITS", "ClipRecord", "class_names_for", "pair_label", "read_labels",
+    "LABELS_FILE",
+    "MOTION_CLASSES",
+    "NO_LABEL",
+    "SPLITS",
+    "ClipRecord",
+    "class_names_for",
+    "pair_label",
+    "read_labels",
 ]
 
 

@@ -34,7 +34,9 @@ def _resolve_camera_key(meta: Any, camera_key: str, where: str) -> str:
     if prefixed in cameras:
         return prefixed
     if cameras:
-        raise CameraKeyError(f"Dataset {where} has no camera key {camera_key!r}; its camera keys are {cameras}.")
+        raise CameraKeyError(
+            f"Dataset {where} has no camera key {camera_key!r}; its camera keys are {cameras}."
+        )
     raise CameraKeyError(
         f"Dataset {where} has no camera at all (asked {camera_key!r}); its features are {list(meta.features)}."
     )
@@ -81,14 +83,23 @@ class LeRobotCameraSource(FrameSource):
         self.repo_id = repo_id
         self.tolerance_s = tolerance_s
         self.video_backend = video_backend
-        episodes = list(range(meta.total_episodes)) if episodes is None else sorted({int(e) for e in episodes})
+        episodes = (
+            list(range(meta.total_episodes)) if episodes is None else sorted({int(e) for e in episodes})
+        )
         unknown = [e for e in episodes if not 0 <= e < meta.total_episodes]
         if unknown:
-            raise ValueError(f"Dataset {where} has episodes 0..{meta.total_episodes - 1}; asked for {unknown}.")
+            raise ValueError(
+                f"Dataset {where} has episodes 0..{meta.total_episodes - 1}; asked for {unknown}."
+            )
         self.episodes = episodes
         self.dataset = LeRobotDataset(
-            repo_id, root=root, episodes=episodes, revision=revision, video_backend=video_backend,
-            tolerance_s=tolerance_s, return_uint8=True,
+            repo_id,
+            root=root,
+            episodes=episodes,
+            revision=revision,
+            video_backend=video_backend,
+            tolerance_s=tolerance_s,
+            return_uint8=True,
         )
         self.meta = self.dataset.meta
         self.root = Path(self.dataset.root)
@@ -107,7 +118,9 @@ class LeRobotCameraSource(FrameSource):
             self._rows.append(rows)
             self._timestamps.append(ts_col[rows])
             self.clips.append(
-                ClipInfo(source=f"episode_{ep:06d}", n_frames=len(rows), fps=float(self.meta.fps), episode_index=ep)
+                ClipInfo(
+                    source=f"episode_{ep:06d}", n_frames=len(rows), fps=float(self.meta.fps), episode_index=ep
+                )
             )
 
     def _decode_frames(self, clip_index: int, frame_indices: Sequence[int]) -> torch.Tensor:
@@ -123,11 +136,17 @@ class LeRobotCameraSource(FrameSource):
             # put the frames back in the asked order.
             order = np.argsort(timestamps, kind="stable")
             frames = decode_video_frames(
-                video_path, [timestamps[i] for i in order], self.tolerance_s, self.video_backend, return_uint8=True
+                video_path,
+                [timestamps[i] for i in order],
+                self.tolerance_s,
+                self.video_backend,
+                return_uint8=True,
             )
             return frames.index_select(0, torch.as_tensor(np.argsort(order, kind="stable"), dtype=torch.long))
         rows = self._rows[clip_index][idx].tolist()
-        images = self.dataset.hf_dataset[rows][self.camera_key]  # float32 CHW in [0, 1] after LeRobot's transform
+        images = self.dataset.hf_dataset[rows][
+            self.camera_key
+        ]  # float32 CHW in [0, 1] after LeRobot's transform
         return torch.stack([(img * 255.0).round().clamp(0, 255).to(torch.uint8) for img in images])
 
     def _decode_clip(self, clip_index: int) -> torch.Tensor:

@@ -28,7 +28,9 @@ class FrameGapError(ValueError):
     """A clip is too short for the frame gap; the message names the clip, its length and the gap."""
 
 
-def resolve_frame_gap(frame_gap: int | str, fps: float, target_offset_s: float = DEFAULT_TARGET_OFFSET_S) -> int:
+def resolve_frame_gap(
+    frame_gap: int | str, fps: float, target_offset_s: float = DEFAULT_TARGET_OFFSET_S
+) -> int:
     """The k of a clip: `frame_gap` itself when an int, else (for "auto") round(fps * target_offset_s), >= 1."""
     if isinstance(frame_gap, str):
         if frame_gap != "auto":
@@ -92,8 +94,10 @@ class PairIndex:
         self.target_offset_s = target_offset_s
         self.stride = stride
         self.split = split
-        self.class_names = list(class_names) if class_names is not None else class_names_for(
-            c.frame_labels for c in self.clips
+        self.class_names = (
+            list(class_names)
+            if class_names is not None
+            else class_names_for(c.frame_labels for c in self.clips)
         )
         class_to_id = {name: i for i, name in enumerate(self.class_names)}
 
@@ -109,7 +113,9 @@ class PairIndex:
                     f"(needs at least {k + 1}; fps {clip.fps:g}, frame_gap={frame_gap!r})."
                 )
                 if on_short_clip == "error":
-                    raise FrameGapError(msg + " Use a smaller gap, or on_short_clip='skip' to leave such clips out.")
+                    raise FrameGapError(
+                        msg + " Use a smaller gap, or on_short_clip='skip' to leave such clips out."
+                    )
                 skipped.append(clip.source)
                 continue
             self.gaps[ci] = k
@@ -137,7 +143,9 @@ class PairIndex:
             return np.full(len(t), NO_LABEL, dtype=np.int64)
         unknown = sorted(set(clip.frame_labels).difference(class_to_id))
         if unknown:
-            raise ValueError(f"Clip {clip.source}: labels {unknown} are not in class_names {self.class_names}.")
+            raise ValueError(
+                f"Clip {clip.source}: labels {unknown} are not in class_names {self.class_names}."
+            )
         ids = np.array([class_to_id[name] for name in clip.frame_labels], dtype=np.int64)
         changes = np.concatenate([[0], np.cumsum(ids[1:] != ids[:-1])])  # label changes up to frame i
         uniform = changes[t + k - 1] == changes[t]

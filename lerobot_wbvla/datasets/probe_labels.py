@@ -48,7 +48,11 @@ def labelled_pairs(dataset: _PairDataset, max_per_class: int | None = None, seed
         chosen = []
         for c in np.unique(labels[keep]):
             members = keep[labels[keep] == c]
-            chosen.append(members if len(members) <= max_per_class else rng.choice(members, max_per_class, replace=False))
+            chosen.append(
+                members
+                if len(members) <= max_per_class
+                else rng.choice(members, max_per_class, replace=False)
+            )
         keep = np.sort(np.concatenate(chosen))
     return ProbeSet(
         pairs=torch.utils.data.Subset(dataset, keep.tolist()),

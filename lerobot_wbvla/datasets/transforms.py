@@ -28,11 +28,15 @@ def to_uint8_bchw(frames: torch.Tensor, layout: str = "auto") -> torch.Tensor:
     if frames.ndim == 3:
         frames = frames.unsqueeze(0)
     if frames.ndim != 4:
-        raise ValueError(f"Expected frames of shape (H, W, 3), (B, H, W, 3), (3, H, W) or (B, 3, H, W), got {tuple(frames.shape)}.")
+        raise ValueError(
+            f"Expected frames of shape (H, W, 3), (B, H, W, 3), (3, H, W) or (B, 3, H, W), got {tuple(frames.shape)}."
+        )
     if layout == "auto":
         last, third = frames.shape[-1] == 3, frames.shape[-3] == 3
         if last and third:
-            raise ValueError(f"Ambiguous frame layout for shape {tuple(frames.shape)}: pass layout='HWC' or 'CHW'.")
+            raise ValueError(
+                f"Ambiguous frame layout for shape {tuple(frames.shape)}: pass layout='HWC' or 'CHW'."
+            )
         if not (last or third):
             raise ValueError(f"Frames of shape {tuple(frames.shape)} have no 3-channel axis (RGB expected).")
         layout = "HWC" if last else "CHW"
@@ -68,7 +72,9 @@ class FrameTransform:
         single = frames.ndim == 3
         x = to_uint8_bchw(frames, layout).to(torch.float32).div_(255.0)
         if self.resize is not None:
-            x = F.resize(x, [self.resize], interpolation=F.InterpolationMode.BILINEAR, antialias=self.antialias)
+            x = F.resize(
+                x, [self.resize], interpolation=F.InterpolationMode.BILINEAR, antialias=self.antialias
+            )
         if self.crop is not None:
             h, w = x.shape[-2:]
             if self.crop > min(h, w):

@@ -98,7 +98,9 @@ def probe_video(path: str | Path) -> VideoInfo:
             try:
                 n_frames = sum(1 for packet in container.demux(stream) if packet.size > 0)
             except av.FFmpegError as e:
-                raise VideoReadError(f"Cannot read the packets of video {path}: {e}. The file is corrupt.") from e
+                raise VideoReadError(
+                    f"Cannot read the packets of video {path}: {e}. The file is corrupt."
+                ) from e
         height, width = int(stream.codec_context.height), int(stream.codec_context.width)
     if n_frames <= 0:
         raise VideoReadError(f"Video {path} holds no frames.")
@@ -189,7 +191,9 @@ def decode_video_range(path: str | Path, first: int, last: int) -> torch.Tensor:
                 if i == last:
                     break
         except av.FFmpegError as e:
-            raise VideoReadError(f"Video {path} is corrupt: decoding frames [{first}, {last}] failed ({e}).") from e
+            raise VideoReadError(
+                f"Video {path} is corrupt: decoding frames [{first}, {last}] failed ({e})."
+            ) from e
     missing = [first + j for j, f in enumerate(out) if f is None]
     if missing:
         raise VideoReadError(

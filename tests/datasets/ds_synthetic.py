@@ -43,7 +43,9 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float, faststart: boo
     return path
 
 
-def write_square_video(path: Path, n_frames: int, fps: float, px_per_s: float = 30.0, x0: float = 4.0) -> Path:
+def write_square_video(
+    path: Path, n_frames: int, fps: float, px_per_s: float = 30.0, x0: float = 4.0
+) -> Path:
     """A square moving right at `px_per_s` pixels per second (so px_per_s / fps pixels per frame)."""
     return write_video(path, [square_frame(x0 + px_per_s * i / fps) for i in range(n_frames)], fps)
 
@@ -68,6 +70,18 @@ def write_labels(root: Path, clips: dict[str, tuple[list[str], str]], fps: float
     path = root / "labels.jsonl"
     with path.open("w") as f:
         for i, (clip, (labels, split)) in enumerate(clips.items()):
-            f.write(json.dumps({"clip": clip, "fps": fps, "n_frames": len(labels), "primitive": labels[-1],
-                                "frame_labels": labels, "seed": i, "split": split}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "clip": clip,
+                        "fps": fps,
+                        "n_frames": len(labels),
+                        "primitive": labels[-1],
+                        "frame_labels": labels,
+                        "seed": i,
+                        "split": split,
+                    }
+                )
+                + "\n"
+            )
     return path

@@ -56,7 +56,14 @@ class CountingEncoder:
 
 
 def _build(ego_root: Path, cache_dir: Path, encoder, **kw) -> FeatureCache:
-    kw = {"encoder_id": "tiny-a", "transform": TF, "batch_size": 4, "shard_frames": 10, "progress": False, **kw}
+    kw = {
+        "encoder_id": "tiny-a",
+        "transform": TF,
+        "batch_size": 4,
+        "shard_frames": 10,
+        "progress": False,
+        **kw,
+    }
     return build_feature_cache(VideoFolderSource(ego_root), encoder, cache_dir, **kw)
 
 
@@ -67,9 +74,17 @@ def test_round_trip_equals_on_the_fly_encoding(ego_root: Path, tmp_path: Path) -
     assert counting.frames == N_FRAMES  # each distinct frame encoded once, although pairs share frames
     assert cache.n_frames == N_FRAMES and cache.feature_shape == (16, 6) and len(cache.shards) == 7
     with safe_open(str(tmp_path / "cache" / "shard-00000.safetensors"), framework="pt") as f:
-        assert f.get_slice("features").get_dtype() == "F16" and f.get_slice("features").get_shape() == [10, 16, 6]
+        assert f.get_slice("features").get_dtype() == "F16" and f.get_slice("features").get_shape() == [
+            10,
+            16,
+            6,
+        ]
 
-    for kwargs in ({"frame_gap": 2}, {"frame_gap": "auto", "split": "heldout"}, {"frame_gap": 3, "stride": 2}):
+    for kwargs in (
+        {"frame_gap": 2},
+        {"frame_gap": "auto", "split": "heldout"},
+        {"frame_gap": 3, "stride": 2},
+    ):
         frames = FramePairDataset.from_video_folder(ego_root, transform=TF, **kwargs)
         feats = FeaturePairDataset(tmp_path / "cache", **kwargs)
         assert len(frames) == len(feats) and feats.class_names == frames.class_names
@@ -88,7 +103,9 @@ def test_round_trip_equals_on_the_fly_encoding(ego_root: Path, tmp_path: Path) -
 def test_resume_after_a_killed_build(ego_root: Path, tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
     with pytest.raises(KeyboardInterrupt):
-        _build(ego_root, cache_dir, CountingEncoder(TinyEncoder(), fail_after_batches=9))  # 3 batches per 10-frame shard
+        _build(
+            ego_root, cache_dir, CountingEncoder(TinyEncoder(), fail_after_batches=9)
+        )  # 3 batches per 10-frame shard
     index = json.loads((cache_dir / "index.json").read_text())
     assert index["complete"] is False
     done = sorted(p.name for p in cache_dir.glob("shard-*.safetensors"))
@@ -121,22 +138,32 @@ def test_refuses_a_cache_of_another_encoder_transform_or_source(ego_root: Path, 
         _build(ego_root, cache_dir, TinyEncoder(seed=0), encoder_id="tiny-b")
     with pytest.raises(FeatureCacheMismatchError, match="share the id but not the weights"):
         _build(ego_root, cache_dir, TinyEncoder(seed=1))
-    with pytest.raises(FeatureCacheMismatchError, match=r"transform: cache has .*'crop': 32.*asked .*'crop': 16"):
-        _build(ego_root, cache_dir, torch.nn.Sequential(torch.nn.Upsample(size=32), TinyEncoder()),
-               transform=FrameTransform.of_size(16))
+    with pytest.raises(
+        FeatureCacheMismatchError, match=r"transform: cache has .*'crop': 32.*asked .*'crop': 16"
+    ):
+        _build(
+            ego_root,
+            cache_dir,
+            torch.nn.Sequential(torch.nn.Upsample(size=32), TinyEncoder()),
+            transform=FrameTransform.of_size(16),
+        )
     with pytest.raises(FeatureCacheMismatchError, match="dtype: cache has float16, asked float32"):
         _build(ego_root, cache_dir, TinyEncoder(seed=0), dtype=torch.float32)
     with pytest.raises(FeatureCacheMismatchError, match=str(cache_dir)):
         FeatureCache(cache_dir, expect_encoder_id="facebook/dinov2-base")
     with pytest.raises(FeatureCacheMismatchError, match="transform"):
         FeatureCache(cache_dir, expect_transform=FrameTransform())
-    cache = FeatureCache(cache_dir, expect_encoder_id="tiny-a", expect_transform=TF, expect_dtype=torch.float16)
+    cache = FeatureCache(
+        cache_dir, expect_encoder_id="tiny-a", expect_transform=TF, expect_dtype=torch.float16
+    )
     cache.check_encoder(TinyEncoder(seed=0), "tiny-a")
     with pytest.raises(FeatureCacheMismatchError, match="share the id but not the weights"):
         cache.check_encoder(TinyEncoder(seed=3), "tiny-a")
 
     (ego_root / "clips" / "000002.mp4").unlink()
-    (ego_root / "labels.jsonl").write_text("\n".join((ego_root / "labels.jsonl").read_text().splitlines()[:2]))
+    (ego_root / "labels.jsonl").write_text(
+        "\n".join((ego_root / "labels.jsonl").read_text().splitlines()[:2])
+    )
     with pytest.raises(FeatureCacheMismatchError, match="another set of frames"):
         _build(ego_root, cache_dir, TinyEncoder(seed=0))
 

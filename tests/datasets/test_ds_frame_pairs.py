@@ -31,7 +31,9 @@ def test_every_pair_and_its_label_from_labels_jsonl(ego_root: Path) -> None:
         labels, _ = CLIP_LABELS[item["source"]]
         expected = pair_label(labels, item["t"], 2)
         assert item["label"] == (MOTION_CLASSES.index(expected) if expected is not None else -1)
-        assert item["k"] == 2 and item["frame_t"].dtype == torch.uint8 and item["frame_t"].shape == (3, 64, 64)
+        assert (
+            item["k"] == 2 and item["frame_t"].dtype == torch.uint8 and item["frame_t"].shape == (3, 64, 64)
+        )
         # the square moves 30 px/s at 30 fps: 2 px over a gap of 2 frames
         assert square_x(item["frame_tk"]) - square_x(item["frame_t"]) == pytest.approx(2, abs=0.3)
         assert square_x(item["frame_t"]) == pytest.approx(4 + item["t"], abs=0.3)
@@ -81,7 +83,9 @@ def test_auto_frame_gap_keeps_the_motion_per_pair_across_fps(tmp_path: Path) -> 
         write_square_video(root / f"{fps}.mp4", int(0.8 * fps), fps=fps, px_per_s=60)
     auto = FramePairDataset.from_video_folder(root, frame_gap="auto")
     assert {c.source: k for c, k in zip(auto.source.clips, auto.pairs.gaps.values(), strict=True)} == {
-        "15.mp4": 1, "30.mp4": 2, "60.mp4": 4,
+        "15.mp4": 1,
+        "30.mp4": 2,
+        "60.mp4": 4,
     }
     motions = {}
     for i in range(0, len(auto), 3):
@@ -155,7 +159,9 @@ def test_errors_name_the_problem(tmp_path: Path, ego_root: Path) -> None:
     row = json.loads(labels[0])
     row["frame_labels"] = row["frame_labels"][:-1]  # 23 labels for 24 frames
     (ego_root / "labels.jsonl").write_text("\n".join([*labels[1:], json.dumps(row)]))
-    with pytest.raises(ValueError, match=r"labels.jsonl:3: clip clips/000000.mp4 has 23 frame labels but n_frames=24"):
+    with pytest.raises(
+        ValueError, match=r"labels.jsonl:3: clip clips/000000.mp4 has 23 frame labels but n_frames=24"
+    ):
         FramePairDataset.from_video_folder(ego_root)
     write_labels(ego_root, {"clips/000000.mp4": (["stand_still"] * 24, "validation")})
     with pytest.raises(ValueError, match="split='validation'; expected 'train' or 'heldout'"):
@@ -175,4 +181,7 @@ def test_pair_index_labels_match_the_reference_rule() -> None:
         assert index.labels.tolist() == [names.index(e) if e is not None else -1 for e in expected]
     extra = ClipInfo("d", 4, 30.0, frame_labels=("jump", "jump", "stand_still", "stand_still"))
     index = PairIndex([extra], frame_gap=2)
-    assert index.class_names[-1] == "jump" and index.labels.tolist() == [len(names), -1]  # (jump, jump), (jump, stand_still)
+    assert index.class_names[-1] == "jump" and index.labels.tolist() == [
+        len(names),
+        -1,
+    ]  # (jump, jump), (jump, stand_still)

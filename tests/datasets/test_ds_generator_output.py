@@ -22,10 +22,19 @@ from lerobot_wbvla.datasets.egovideo import EgoVideoConfig, generate, read_label
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("egovideo") / "ego"
-    generate(EgoVideoConfig(
-        out_dir=out, num_clips=4, height=48, width=48, clip_seconds=1.0, heldout_fraction=0.25,
-        contact_sheet=False, antialias=False, seed=0,
-    ))
+    generate(
+        EgoVideoConfig(
+            out_dir=out,
+            num_clips=4,
+            height=48,
+            width=48,
+            clip_seconds=1.0,
+            heldout_fraction=0.25,
+            contact_sheet=False,
+            antialias=False,
+            seed=0,
+        )
+    )
     return out
 
 
@@ -61,7 +70,12 @@ def test_pairs_and_cache_on_generated_clips(generated: Path, tmp_path: Path) -> 
         return pool(x).flatten(1)  # (B, 48) pooled features
 
     cache = build_feature_cache(
-        VideoFolderSource(generated), encoder, tmp_path / "cache", encoder_id="avgpool4", transform=tf, progress=False
+        VideoFolderSource(generated),
+        encoder,
+        tmp_path / "cache",
+        encoder_id="avgpool4",
+        transform=tf,
+        progress=False,
     )
     assert cache.n_frames == sum(r.n_frames for r in records.values())
     heldout_frames = FramePairDataset.from_video_folder(generated, split="heldout", transform=tf)

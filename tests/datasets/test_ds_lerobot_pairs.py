@@ -27,7 +27,9 @@ def _create(root: Path, repo_id: str, use_videos: bool, with_camera: bool = True
     features = {"observation.state": {"dtype": "float32", "shape": (2,), "names": ["episode", "frame"]}}
     if with_camera:
         features[CAMERA] = {
-            "dtype": "video" if use_videos else "image", "shape": (64, 64, 3), "names": ["height", "width", "channels"],
+            "dtype": "video" if use_videos else "image",
+            "shape": (64, 64, 3),
+            "names": ["height", "width", "channels"],
         }
     ds = LeRobotDataset.create(repo_id, fps=30, features=features, root=root, use_videos=use_videos)
     for ep, n in enumerate(EPISODE_LENGTHS):
@@ -43,7 +45,9 @@ def _create(root: Path, repo_id: str, use_videos: bool, with_camera: bool = True
 
 @pytest.fixture(scope="module")
 def video_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _create(tmp_path_factory.mktemp("lerobot") / "tiny_video", "wbvla-tests/tiny-video", use_videos=True)
+    return _create(
+        tmp_path_factory.mktemp("lerobot") / "tiny_video", "wbvla-tests/tiny-video", use_videos=True
+    )
 
 
 def _check_pairs(ds: FramePairDataset, episodes: list[int]) -> None:
@@ -75,8 +79,13 @@ def test_video_camera_pairs_respect_episode_boundaries(video_dataset: Path) -> N
 
 def test_episode_subset_range_decoding_and_auto_gap(video_dataset: Path) -> None:
     ds = FramePairDataset.from_lerobot(
-        repo_id="wbvla-tests/tiny-video", root=video_dataset, camera_key="head", episodes=[2, 1],
-        video_backend="pyav", decode="range", frame_gap="auto",  # 30 fps -> k = 2
+        repo_id="wbvla-tests/tiny-video",
+        root=video_dataset,
+        camera_key="head",
+        episodes=[2, 1],
+        video_backend="pyav",
+        decode="range",
+        frame_gap="auto",  # 30 fps -> k = 2
     )
     assert ds.source.camera_key == CAMERA
     _check_pairs(ds, [1, 2])
@@ -131,8 +140,9 @@ def test_feature_cache_of_a_lerobot_camera(video_dataset: Path, tmp_path: Path) 
         return pool(x).flatten(1)
 
     source = LeRobotCameraSource(root=video_dataset, video_backend="pyav")
-    cache = build_feature_cache(source, encoder, tmp_path / "cache", encoder_id="pool2", transform=tf,
-                                shard_frames=8, progress=False)
+    cache = build_feature_cache(
+        source, encoder, tmp_path / "cache", encoder_id="pool2", transform=tf, shard_frames=8, progress=False
+    )
     assert cache.n_frames == sum(EPISODE_LENGTHS) and cache.index["source"]["camera_key"] == CAMERA
     frames = FramePairDataset(source, transform=tf)
     feats = FeaturePairDataset(tmp_path / "cache")

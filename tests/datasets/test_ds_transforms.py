@@ -19,7 +19,9 @@ def _smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def test_matches_the_articles_pil_pipeline() -> None:
-    article = T.Compose([T.Resize(224), T.CenterCrop(224), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    article = T.Compose(
+        [T.Resize(224), T.CenterCrop(224), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    )
     img = _smooth_image(240, 320)
     ours = FrameTransform()(torch.from_numpy(img))  # single HWC frame -> (3, 224, 224)
     ref = article(Image.fromarray(img))
