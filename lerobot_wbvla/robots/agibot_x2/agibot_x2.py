@@ -87,6 +87,13 @@ class AgibotX2(Robot):
     def action_features(self) -> dict[str, type]:
         return dict.fromkeys(ACTION_KEYS, float)
 
+    @property
+    def cameras(self) -> dict[str, tuple[int, int, int]]:
+        """Camera name -> (H, W, 3). lerobot-record sizes its image writer with `len(robot.cameras)` (added by the
+        recording area so that `lerobot-record --robot.type=agibot_x2` runs)."""
+        h, w = self.config.head_camera
+        return {cam: (h, w, 3) for cam in self.config.camera_names}
+
     # ------------------------------------------------------------------ lifecycle
     @property
     def is_connected(self) -> bool:
