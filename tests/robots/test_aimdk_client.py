@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 import random
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -26,7 +24,11 @@ from lerobot_wbvla.robots.agibot_x2.aimdk_client import (
     arm_gains,
     group_commands,
 )
-from lerobot_wbvla.robots.agibot_x2.aimdk_fake_bridge import FakeAimdkConfig, start_fake_bridge
+from lerobot_wbvla.robots.agibot_x2.aimdk_fake_bridge import (
+    FakeAimdkConfig,
+    server_from_args,
+    start_fake_bridge,
+)
 from lerobot_wbvla.robots.agibot_x2.backend import LocoCommand, WholeBodyCommand
 from lerobot_wbvla.robots.agibot_x2.config_agibot_x2 import AgibotX2Config
 from lerobot_wbvla.robots.agibot_x2.config_aimdk import AimdkConfig
@@ -307,25 +309,47 @@ def test_client_retries_a_lost_request_with_the_same_id():
         ctx.term()
 
 
-def test_fake_bridge_command_line(tmp_path):
-    ports = []
-    for _ in range(3):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            ports.append(probe.getsockname()[1])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lerobot_wbvla.robots.agibot_x2.aimdk_fake_bridge", "--bind", "127.0.0.1",
-         "--command_port", str(ports[0]), "--state_port", str(ports[1]), "--camera_port", str(ports[2])],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    client = AimdkClient("127.0.0.1", *ports, request_timeout_s=1.0)
+def test_fake_bridge_command_line():
+    server = server_from_args(["--bind", "127.0.0.1", "--command_port", "0", "--state_port", "0",
+                               "--camera_port", "0", "--mc_action", "JOINT_DEFAULT", "--allowed_groups", "arm,head"])
+    server.start()
+    client = AimdkClient("127.0.0.1", _port(server.command_endpoint), _port(server.state_endpoint),
+                         _port(server.camera_endpoint), request_timeout_s=1.0)
     try:
-        hello = client.connect({"client": "t"}, timeout_s=20.0)
-        assert hello["protocol"] == proto.PROTOCOL_VERSION and hello["state_port"] == ports[1]
+        hello = client.connect({"client": "t"}, timeout_s=3.0)
+        assert hello["protocol"] == proto.PROTOCOL_VERSION and hello["allowed_groups"] == ["arm", "head"]
+        assert hello["state_port"] == _port(server.state_endpoint)
         state = client.wait_for_state(3.0)
         assert [j["name"] for j in state["groups"]["arm"]["joints"]] == [f"{j}_joint" for j in ARM]
-        assert client.request("get_mc_action")["action"] == "STAND_DEFAULT"
+        assert client.request("get_mc_action")["action"] == "JOINT_DEFAULT"
     finally:
         client.close()
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
+
+
+def test_agibot_x2_robot_drives_the_fake_robot_through_the_aimdk_backend(bridge):
+    from lerobot_wbvla.robots.agibot_x2.agibot_x2 import AgibotX2
+    from lerobot_wbvla.robots.agibot_x2.joints import ACTION_KEYS
+
+    server, robot = bridge()
+    config = make_backend(server, head_camera=(96, 128)).config
+    x2 = AgibotX2(config)
+    x2.connect()
+    try:
+        obs = x2.get_observation()
+        assert set(obs) == set(x2.observation_features) and obs["head"].shape == (96, 128, 3)
+        assert obs["left_knee.pos"] == pytest.approx(0.4) and obs["left_elbow.pos"] == pytest.approx(-0.3)
+        action = dict.fromkeys(ACTION_KEYS, 0.0)
+        action.update({f"{j}.pos": obs[f"{j}.pos"] for j in ARM})
+        action.update({"left_shoulder_pitch.pos": obs["left_shoulder_pitch.pos"] + 0.1, "loco.vx": 0.3,
+                       "left_gripper.pos": 0.3})
+        sent = x2.send_action(action)
+        time.sleep(0.05)
+        arm = robot.messages_on(ARM_TOPIC)[-1]
+        assert [j.name for j in arm.joints] == [f"{j}_joint" for j in ARM]
+        assert arm.joints[0].position == pytest.approx(sent["left_shoulder_pitch.pos"])
+        assert robot.messages_on(proto.LOCOMOTION_TOPIC)[-1].forward_velocity == pytest.approx(0.3)
+        assert robot.messages_on(proto.HAND_COMMAND_TOPIC)[-1].left_hands[0].position == pytest.approx(0.7)
+    finally:
+        x2.disconnect()
+    assert server._safe == config.on_disconnect and not x2.is_connected

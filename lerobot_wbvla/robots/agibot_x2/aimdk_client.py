@@ -268,6 +268,18 @@ class AimdkClient:
         )
 
 
+    def wait_for_images(self, cameras: tuple[str, ...], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while missing := [name for name in cameras if self.latest_image(name)[0] is None]:
+            if time.monotonic() > deadline:
+                raise ConnectionError(
+                    f"no image of camera(s) {missing} arrived on {self.camera_endpoint} within {timeout_s:.1f} s "
+                    f"(the bridge publishes cameras on port {(self.hello or {}).get('camera_port')}; check "
+                    "--robot.aimdk.camera_port and the bridge's --cameras topics)"
+                )
+            time.sleep(0.01)
+
+
 def _decode_image(header: dict[str, Any], blob: bytes) -> np.ndarray | None:
     height, width = int(header["height"]), int(header["width"])
     if header.get("encoding") == "rgb8":
@@ -385,6 +397,7 @@ class AimdkBackend:
         self.client = client
         try:
             state = client.wait_for_state(s.connect_timeout_s)
+            client.wait_for_images(self.cameras, s.connect_timeout_s)
             self._check_layout(state)
             self._ensure_standing()
             self._register_input_source()

@@ -382,13 +382,18 @@ class FakeBridgeConfig(BridgeConfig, FakeAimdkConfig):
     """Bridge settings plus the fake robot's behaviour."""
 
 
-def main(argv: list[str] | None = None) -> None:
+def server_from_args(argv: list[str] | None = None) -> BridgeServer:
+    """The (not yet started) fake bridge that the command line describes."""
     config = parse_config(FakeBridgeConfig, argv, "AimDK bridge with a fake X2 (no ROS, no robot).")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     values = dataclasses.asdict(config)
     bridge = BridgeConfig(**{f.name: values[f.name] for f in dataclasses.fields(BridgeConfig)})
     fake = FakeAimdkConfig(**{f.name: values[f.name] for f in dataclasses.fields(FakeAimdkConfig)})
-    BridgeServer(FakeAimdk(fake), bridge).serve_forever()
+    return BridgeServer(FakeAimdk(fake), bridge)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server_from_args(argv).serve_forever()
 
 
 if __name__ == "__main__":
