@@ -820,12 +820,14 @@ class BridgeServer:
         next_t = time.monotonic()
         while not self._stop.is_set():
             seq += 1
-            message = self.state_message()
-            message["seq"] = seq
             try:
+                message = self.state_message()
+                message["seq"] = seq
                 self._pub.send_multipart(proto.encode({"v": self.protocol_version, **message}), zmq.NOBLOCK)
             except zmq.Again:
                 pass
+            except Exception:  # an odd AimDK message must not end the state stream
+                logger.exception("cannot publish the state")
             next_t = max(next_t + period, time.monotonic())
             self._stop.wait(max(0.0, next_t - time.monotonic()))
 
@@ -846,7 +848,7 @@ class BridgeServer:
                 sent[name] = count
                 try:
                     header, data = encode_rgb(image_to_rgb(msg), size, self.config.jpeg_quality)
-                except ValueError:
+                except Exception:
                     logger.exception("camera %s: cannot convert the image", name)
                     continue
                 seq += 1
