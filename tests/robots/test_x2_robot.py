@@ -171,7 +171,9 @@ def test_no_action_for_longer_than_the_timeout_holds(tmp_path):
         assert r.safe_state == "hold"
         sim = r.backend.sim
         assert sim.loco.vx == 0.0
-        assert sim.targets["left_shoulder_pitch"] == pytest.approx(sim.observation()["left_shoulder_pitch.pos"])
+        assert sim.targets["left_shoulder_pitch"] == pytest.approx(
+            sim.observation()["left_shoulder_pitch.pos"]
+        )
         r.send_action(act)
         assert r.safe_state is None
     finally:
@@ -179,7 +181,9 @@ def test_no_action_for_longer_than_the_timeout_holds(tmp_path):
 
 
 def test_timeout_in_damp_mode_makes_the_arms_limp_but_keeps_standing(tmp_path):
-    r = make_robot_from_config(_config(tmp_path, action_timeout_s=0.2, on_timeout="damp", base_mode="physical"))
+    r = make_robot_from_config(
+        _config(tmp_path, action_timeout_s=0.2, on_timeout="damp", base_mode="physical")
+    )
     r.connect()
     try:
         act = _hold_action(r)

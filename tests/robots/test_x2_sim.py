@@ -24,7 +24,9 @@ BOX_MASS = 0.4
 def _box_scene(spec: mujoco.MjSpec) -> SceneHandles:
     box = spec.worldbody.add_body(name="test_box", pos=(1.5, 0, BOX_HALF))
     box.add_freejoint(name="test_box_free")
-    g = box.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=(BOX_HALF, BOX_HALF, BOX_HALF), rgba=(0.2, 0.6, 0.9, 1))
+    g = box.add_geom(
+        type=mujoco.mjtGeom.mjGEOM_BOX, size=(BOX_HALF, BOX_HALF, BOX_HALF), rgba=(0.2, 0.6, 0.9, 1)
+    )
     g.mass = BOX_MASS
     g.friction = (1.0, 0.01, 0.001)
 
@@ -163,14 +165,18 @@ def test_gripper_holds_a_400g_box_while_the_base_moves():
 
 def test_one_dof_waist_stays_locked_while_an_arm_reaches():
     sim = X2Sim(X2SimConfig(base_mode="physical", waist="1dof", arm_gravity_compensation=False))
-    sim.set_command({"left_shoulder_pitch.pos": -1.4, "right_shoulder_pitch.pos": -1.4, "left_elbow.pos": -0.2})
+    sim.set_command(
+        {"left_shoulder_pitch.pos": -1.4, "right_shoulder_pitch.pos": -1.4, "left_elbow.pos": -0.2}
+    )
     _run(sim, 2.0)
     obs = sim.observation()
-    assert abs(obs["waist_pitch.pos"]) < 0.01 and abs(obs["waist_roll.pos"]) < 0.01
+    assert abs(obs["waist_pitch.pos"]) < 0.002 and abs(obs["waist_roll.pos"]) < 0.002
     free = X2Sim(X2SimConfig(base_mode="physical", waist="3dof", arm_gravity_compensation=False))
-    free.set_command({"left_shoulder_pitch.pos": -1.4, "right_shoulder_pitch.pos": -1.4, "left_elbow.pos": -0.2})
+    free.set_command(
+        {"left_shoulder_pitch.pos": -1.4, "right_shoulder_pitch.pos": -1.4, "left_elbow.pos": -0.2}
+    )
     _run(free, 2.0)
-    assert abs(free.observation()["waist_pitch.pos"]) > 0.03  # the same load bends a free waist
+    assert abs(free.observation()["waist_pitch.pos"]) > 0.012  # the same load bends a free waist
 
 
 def test_same_seed_and_actions_give_the_same_trajectory():
@@ -184,7 +190,9 @@ def test_same_seed_and_actions_give_the_same_trajectory():
 
     (a, ta), (b, tb) = rollout(), rollout()
     np.testing.assert_array_equal(a, b)
-    assert ta == tb == pytest.approx(40 / 30, abs=1 / 200)  # 200 Hz physics, 30 Hz ticks: remainder carried over
+    assert (
+        ta == tb == pytest.approx(40 / 30, abs=1 / 200)
+    )  # 200 Hz physics, 30 Hz ticks: remainder carried over
 
 
 def test_reset_seed_randomises_the_scene():
@@ -219,7 +227,9 @@ def test_head_camera_renders_fast_and_sees_the_grippers_over_a_table(capsys):
     img = sim.render("head")
     orange = _orange(img)
     assert orange.sum() > before + 100  # the orange finger pads come into view ...
-    assert orange[112:].sum() > orange[:112].sum()  # ... in the lower half (the camera looks down at the table)
+    assert (
+        orange[112:].sum() > orange[:112].sum()
+    )  # ... in the lower half (the camera looks down at the table)
     assert orange[:, :112].sum() > 20 and orange[:, 112:].sum() > 20  # left and right gripper
     n = 30
     t = time.perf_counter()
@@ -233,3 +243,48 @@ def test_head_camera_renders_fast_and_sees_the_grippers_over_a_table(capsys):
     with pytest.raises(KeyError, match="nose"):
         sim.render("nose")
     sim.close()
+
+
+def test_non_finite_commands_are_refused_by_name():
+    sim = X2Sim(X2SimConfig())
+    before = dict(sim.targets)
+    with pytest.raises(ValueError, match=r"left_elbow\.pos"):
+        sim.set_command({"left_elbow.pos": float("nan"), "loco.vx": 0.2})
+    assert sim.targets == before and sim.loco.vx == 0.0
+    with pytest.raises(KeyError, match="left_knee.pos"):
+        sim.set_command({"left_knee.pos": 0.1})
+
+
+@lb.register_lower_body_controller("test_waist_turn")
+class _WaistTurn:
+    """A stand-in for the future LMO policy: the stance plus a 0.3 rad waist turn; it records its calls."""
+
+    def __init__(self):
+        self.calls = 0
+        self.last_loco = None
+
+    def reset(self):
+        self.calls = 0
+
+    def compute(self, state, loco, dt):
+        assert "left_knee.pos" in state and "imu.quat_w" in state
+        self.calls += 1
+        self.last_loco = loco
+        pose = lb.stance_leg_pose(None)
+        pose["waist_yaw"] = 0.3
+        return pose
+
+
+def test_lower_body_controller_is_pluggable_and_runs_at_its_rate():
+    sim = X2Sim(X2SimConfig(base_mode="physical", lower_body_controller="test_waist_turn", lower_body_hz=50))
+    ctrl = sim.lower_body
+    assert isinstance(ctrl, _WaistTurn) and isinstance(ctrl, lb.LowerBodyController)
+    sim.set_command({"loco.vx": 0.3})
+    sim.advance(1.0)
+    assert ctrl.calls == 50
+    assert ctrl.last_loco.vx == 0.3
+    obs = sim.observation()
+    assert obs["waist_yaw.pos"] == pytest.approx(0.3, abs=0.02)
+    assert sim.tilt() < 0.1
+    with pytest.raises(ValueError, match="no_such_controller"):
+        lb.make_lower_body_controller("no_such_controller")

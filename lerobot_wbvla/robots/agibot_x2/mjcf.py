@@ -145,7 +145,9 @@ def _add_gripper(wrist_body, side: str, wrist_camera: tuple[int, int] | None) ->
     palm.explicitinertial = True
     _geom(palm, type=_BOX, size=(0.03, 0.055, 0.025), pos=(0, 0, -0.025), rgba=_DARK)
     tcp_z = -0.05 - 0.6 * P.FINGER_LENGTH
-    palm.add_site(name=f"{side}_gripper_tcp", pos=(0, 0, tcp_z), size=(0.01, 0, 0), rgba=(1, 0, 0, 0.5))
+    palm.add_site(
+        name=f"{side}_gripper_tcp", pos=(0, 0, tcp_z), size=(0.01, 0, 0), rgba=(1, 0, 0, 0.5), group=5
+    )
     for finger, sign in (("a", 1.0), ("b", -1.0)):
         fb = palm.add_body(name=f"{side}_gripper_finger_{finger}", pos=(0, 0, -0.05 - P.FINGER_LENGTH / 2))
         fb.mass = P.GRIPPER_FINGER_MASS
@@ -191,7 +193,7 @@ def add_robot(spec: mujoco.MjSpec, options: MjcfOptions) -> None:
         body.explicitinertial = True
         if lp.parent is None:
             body.add_freejoint(name="floating_base_joint")
-            body.add_site(name="imu", pos=P.IMU_POS, size=(0.01, 0, 0), rgba=(1, 0, 0, 0.5))
+            body.add_site(name="imu", pos=P.IMU_POS, size=(0.01, 0, 0), rgba=(1, 0, 0, 0.5), group=5)
         else:
             jp = lp.joint
             j = body.add_joint(name=mjcf_joint_name(jp.name), type=mujoco.mjtJoint.mjJNT_HINGE)
@@ -230,6 +232,8 @@ def add_robot(spec: mujoco.MjSpec, options: MjcfOptions) -> None:
                 name=f"{joint}_lock", type=mujoco.mjtEq.mjEQ_JOINT, name1=mjcf_joint_name(joint)
             )
             eq.data[0:5] = (0, 0, 0, 0, 0)
+            eq.solref = (2.0 / options.physics_hz, 1.0)
+            eq.solimp = (0.99, 0.999, 0.001, 0.5, 2.0)
 
     gains = default_gains()
     for joint in BODY_JOINTS:

@@ -258,7 +258,7 @@ LEG_GAINS = {
     "ankle_pitch": (300.0, 6.0),
     "ankle_roll": (150.0, 3.0),
 }
-WAIST_GAINS = (150.0, 4.0)
+WAIST_GAINS = (150.0, 8.0)
 HEAD_GAINS = (10.0, 0.5)
 ARM_GAINS = {
     "shoulder_pitch": (150.0, 5.0),

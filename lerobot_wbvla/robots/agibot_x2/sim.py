@@ -206,7 +206,10 @@ class X2Sim:
         """Store (part of) a whole-body action: `<arm joint>.pos` (rad), `<gripper>.pos` in [0, 1], `loco.*`.
 
         Keys left out keep their previous values. Targets are clipped to the joint ranges. Unknown keys raise
-        KeyError naming them. Validation of NaN/step limits is the robot's job (agibot_x2.py)."""
+        KeyError naming them, NaN/inf ValueError (nothing applied). Step limits are the robot's job (agibot_x2.py)."""
+        bad = [k for k, v in action.items() if not math.isfinite(float(v))]
+        if bad:
+            raise ValueError(f"Non-finite whole-body action values for {bad}; nothing was applied")
         for key, value in action.items():
             if key in LOCO_KEYS:
                 setattr(self.loco, key.split(".", 1)[1], float(value))
