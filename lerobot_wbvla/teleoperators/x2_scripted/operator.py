@@ -1,0 +1,54 @@
+"""`ScriptedOperator`: runs the task script of a live twin's scene and yields whole-body actions.
+
+Shared by the teleoperator `x2_scripted` (inside lerobot-record) and by anything that drives the gym env
+directly (benchmarks, tests): bind it to a twin with `restart(sim)` after every scene reset, then call `act()` once
+per control period, before the robot's action is sent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lerobot_wbvla.robots.agibot_x2.joints import ACTION_KEYS
+from lerobot_wbvla.robots.agibot_x2.sim import X2Sim
+
+from .skills import Controller
+from .task_scripts import SCRIPTS, build_script
+
+
+class ScriptedOperator:
+    """The scripted demonstrator for one twin (see module docstring)."""
+
+    def __init__(self, sim: X2Sim) -> None:
+        self.restart(sim)
+
+    def restart(self, sim: X2Sim) -> None:
+        """Start the scene's script from the beginning on `sim` (just reset)."""
+        scene = sim.config.scene
+        if scene not in SCRIPTS:
+            raise ValueError(
+                f"x2_scripted cannot solve scene {scene!r}; start the robot with --robot.scene set to one of "
+                f"{', '.join(SCRIPTS)}"
+            )
+        self.sim = sim
+        self.controller = Controller(sim)
+        self.script = build_script(scene)
+
+    @property
+    def done(self) -> bool:
+        """The script has run to its end (the task is done, or was given up); the operator now holds."""
+        return self.script.done
+
+    @property
+    def phase(self) -> str:
+        return self.script.current
+
+    def act(self) -> dict[str, float]:
+        """Advance the script by one control period and return the whole-body action."""
+        self.script.tick(self.controller)
+        return self.controller.action()
+
+
+def action_vector(action: dict[str, float]) -> np.ndarray:
+    """Whole-body action dict -> vector in joints.ACTION_KEYS order (the env's action)."""
+    return np.array([action[k] for k in ACTION_KEYS], dtype=np.float32)
