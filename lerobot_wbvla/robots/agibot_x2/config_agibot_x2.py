@@ -41,13 +41,11 @@ class AgibotX2Config(RobotConfig):
     # 30 Hz is the article's camera rate.
     control_fps: int = 30
 
-    # --- cameras ---
     # Head RGB camera resolution (height, width).
     head_camera: tuple[int, int] = (224, 224)
     # Also report `left_wrist` and `right_wrist` cameras (same resolution as the head camera).
     wrist_cameras: bool = False
 
-    # --- safety ---
     # Largest change of an arm joint target per tick (rad); larger jumps are clamped toward the request.
     max_joint_step: float = 0.15
     # Largest change of a gripper command per tick (fraction of full closure).
@@ -65,16 +63,15 @@ class AgibotX2Config(RobotConfig):
     # What disconnect() leaves the robot in: "hold" or "damp".
     on_disconnect: str = "hold"
 
-    # --- gains (override per joint by name, e.g. --robot.kp='{"left_elbow": 60}') ---
+    # Per-joint PD stiffness overrides (N*m/rad) by joint name, e.g. --robot.kp='{"left_elbow": 60}'.
     kp: dict[str, float] = field(default_factory=dict)
+    # Per-joint PD damping overrides (N*m*s/rad) by joint name.
     kd: dict[str, float] = field(default_factory=dict)
 
-    # --- lower body ---
     # Name of the lower-body controller that drives the legs at `lower_body_hz` (lower_body.py registry).
     # "stand": PD stance (until the LMO policy exists).
     lower_body_controller: str = "stand"
 
-    # --- sim backend ---
     # Scene name in scenes.py registry (e.g. "pick_place"); None = floor only.
     scene: str | None = None
     # "kinematic": loco command moves the floating base with a planar velocity controller, legs hold the stance;
@@ -89,7 +86,7 @@ class AgibotX2Config(RobotConfig):
     # Seed of the first sim reset (scene randomisation); None = 0.
     seed: int | None = None
 
-    # --- hardware backend ---
+    # Hardware backend (--robot.backend=aimdk): where the AimDK bridge listens.
     aimdk: AimdkConfig = field(default_factory=AimdkConfig)
 
     def __post_init__(self) -> None:
