@@ -11,17 +11,22 @@ The WholeBodyVLA article randomises camera noise and lighting when it collects d
   imported (the plugin imports it).
 - Record time: `RecordTimeAugmenter` turns uint8 HxWx3 frames into augmented uint8 frames; the lighting stays
   fixed within an episode (`new_episode()` draws a new one) while the noise is new in every frame, like a real
-  camera under one light. It is seeded, so a recording can be reproduced.
+  camera under one light. It is seeded, so a recording can be reproduced. `CameraAugmentStep` wraps it as a
+  LeRobot observation processor step (registered as `x2_camera_augment`), for LeRobot's `record()`
+  (`robot_observation_processor=`) or any robot-observation pipeline; a robot backend can call the augmenter
+  directly on its rendered frames.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from lerobot.processor import ObservationProcessorStep, ProcessorStepRegistry, RobotProcessorPipeline
+from lerobot.processor.converters import observation_to_transition, transition_to_observation
 from lerobot.transforms import transforms as lerobot_transforms
 from torchvision.transforms.v2 import Transform
 
@@ -169,6 +174,71 @@ class RecordTimeAugmenter:
         return (out * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
+@ProcessorStepRegistry.register(name="x2_camera_augment")
+@dataclass
+class CameraAugmentStep(ObservationProcessorStep):
+    """Robot-observation step: every uint8 (H, W, 3) camera frame goes through one `RecordTimeAugmenter`.
+
+    A robot observation does not say where episodes start, so the lighting is re-drawn every
+    `lighting_period_frames` observations (set it to episode_time_s * fps to get one lighting per episode);
+    0 keeps one lighting for the whole session. Non-image entries pass through unchanged.
+    """
+
+    ranges: CameraAugmentConfig = field(default_factory=CameraAugmentConfig)
+    seed: int = 0
+    lighting_period_frames: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.ranges, dict):  # from a saved pipeline config
+            self.ranges = CameraAugmentConfig(**{k: tuple(v) for k, v in self.ranges.items()})
+        self._augmenter = RecordTimeAugmenter(self.ranges, self.seed)
+        self._frames = 0
+
+    def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
+        if (
+            self.lighting_period_frames > 0
+            and self._frames
+            and self._frames % self.lighting_period_frames == 0
+        ):
+            self._augmenter.new_episode()
+        self._frames += 1
+        out = dict(observation)
+        for key, value in observation.items():
+            if (
+                isinstance(value, np.ndarray)
+                and value.dtype == np.uint8
+                and value.ndim == 3
+                and value.shape[2] == 3
+            ):
+                out[key] = self._augmenter(value)
+        return out
+
+    def reset(self) -> None:
+        self._augmenter = RecordTimeAugmenter(self.ranges, self.seed)
+        self._frames = 0
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "ranges": asdict(self.ranges),
+            "seed": self.seed,
+            "lighting_period_frames": self.lighting_period_frames,
+        }
+
+    def transform_features(self, features):
+        return features
+
+
+def make_camera_augment_pipeline(
+    ranges: CameraAugmentConfig | None = None, seed: int = 0, lighting_period_frames: int = 0
+) -> RobotProcessorPipeline:
+    """A robot-observation pipeline with only `CameraAugmentStep` (the shape LeRobot's `record()` expects for its
+    `robot_observation_processor` argument)."""
+    step = CameraAugmentStep(ranges or CameraAugmentConfig(), seed, lighting_period_frames)
+    return RobotProcessorPipeline(
+        steps=[step], to_transition=observation_to_transition, to_output=transition_to_observation
+    )
+
+
 # Make the transform available by name to LeRobot's `ImageTransformsConfig` (lerobot-train's
 # --dataset.image_transforms.tfs); LeRobot looks custom transform names up in this module-level table.
 TRANSFORM_NAME = "X2CameraNoiseLighting"
@@ -176,6 +246,8 @@ lerobot_transforms._CUSTOM_TRANSFORMS.setdefault(TRANSFORM_NAME, CameraNoiseLigh
 
 __all__ = [
     "CameraAugmentConfig",
+    "CameraAugmentStep",
+    "make_camera_augment_pipeline",
     "CameraNoiseLighting",
     "Lighting",
     "Noise",

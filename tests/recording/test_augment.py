@@ -111,3 +111,31 @@ def test_bad_ranges_are_rejected():
         CameraAugmentConfig(brightness=(1.2, 0.8))
     with pytest.raises(ValueError, match="gradient"):
         CameraAugmentConfig(gradient=(0.0, 1.5))
+
+
+def test_observation_step_on_real_twin_observations():
+    from lerobot.processor import ProcessorStepRegistry
+
+    from lerobot_wbvla.datasets.augment import CameraAugmentStep, make_camera_augment_pipeline
+    from lerobot_wbvla.robots.agibot_x2 import AgibotX2, AgibotX2Config
+
+    robot = AgibotX2(AgibotX2Config(id="aug-twin", head_camera=(48, 64), action_timeout_s=0))
+    robot.connect()
+    try:
+        obs = robot.get_observation()
+    finally:
+        robot.disconnect()
+    ranges = CameraAugmentConfig(read_noise=(0.01, 0.01), shot_noise=(0.0, 0.0))
+    pipe = make_camera_augment_pipeline(ranges, seed=5, lighting_period_frames=3)
+    outs = [pipe(obs) for _ in range(4)]
+    assert all(o["left_elbow.pos"] == obs["left_elbow.pos"] for o in outs)
+    head = obs["head"].astype(float)
+    ratios = [o["head"].astype(float).mean() / head.mean() for o in outs]
+    assert all(not np.array_equal(o["head"], obs["head"]) for o in outs)
+    assert ratios[0] == pytest.approx(ratios[1], abs=0.02) == pytest.approx(ratios[2], abs=0.02)
+    assert abs(ratios[3] - ratios[0]) > 0.02  # frame 4 starts a new lighting period
+    # The step serialises like any LeRobot processor step and rebuilds to the same behaviour.
+    step = pipe.steps[0]
+    rebuilt = ProcessorStepRegistry.get("x2_camera_augment")(**step.get_config())
+    assert isinstance(rebuilt, CameraAugmentStep)
+    assert np.array_equal(rebuilt.observation(obs)["head"], outs[0]["head"])
