@@ -2,6 +2,7 @@
 procedural MuJoCo rooms (CONTRACTS.md "Egocentric video"). Entry points: `generate(cfg)`, `wbvla-gen-egovideo`."""
 
 from lerobot_wbvla.datasets.egovideo.config import EgoVideoConfig, MotionConfig
+from lerobot_wbvla.datasets.egovideo.generate import generate
 from lerobot_wbvla.datasets.egovideo.labels import (
     CLASS_INDEX,
     MOTION_CLASSES,
@@ -24,10 +25,3 @@ __all__ = [
     "pair_label",
     "read_labels",
 ]
-
-
-def generate(cfg: EgoVideoConfig):
-    """Generate a dataset (see generate.generate); imported lazily so that reading labels needs no MuJoCo."""
-    from lerobot_wbvla.datasets.egovideo.generate import generate as _generate
-
-    return _generate(cfg)

@@ -73,21 +73,25 @@ class EgoVideoConfig:
     heldout_palettes: bool = False
     # Primitives to draw clips from (clip-level names: walk_forward, sidestep_left, sidestep_right, turn_left,
     # turn_right, squat, reach_left, reach_right, stand_still). Each clip's first primitive cycles through this
-    # list by seed, so every primitive gets the same number of clips.
+    # list by seed.
     primitives: list[str] = field(default_factory=lambda: list(PRIMITIVES))
+    # Give two-phase primitives (squat, reach_left, reach_right) twice as many clips, so that each of their motion
+    # classes (squat_down, squat_up, ...) gets about as many frames as walk_forward or turn_left. False: every
+    # primitive gets the same number of clips.
+    balance_phases: bool = True
     # Share of clips that play a sequence of several primitives instead of one primitive with stand-stills
     # around it.
     sequence_fraction: float = 0.25
     # Most primitives in a sequence clip (at least 2).
     max_sequence_length: int = 3
     # Stand-still before and after a single primitive, each sampled in this range (s).
-    still_seconds: tuple[float, float] = (0.2, 0.6)
+    still_seconds: tuple[float, float] = (0.2, 0.5)
     # Body motion ranges.
     motion: MotionConfig = field(default_factory=MotionConfig)
     # H.264 constant rate factor (0 = lossless, 18 = visually lossless, 23 = x264's default).
     crf: int = 18
-    # Multisample anti-aliasing of the renderer (smoother edges, ~20% slower on CPU).
-    antialias: bool = True
+    # 4x multisample anti-aliasing (smoother edges, but about 2x slower on a CPU rasteriser).
+    antialias: bool = False
     # Worker processes rendering clips in parallel (each has its own OpenGL context); 1 = in this process.
     num_workers: int = 1
     # Also write <out_dir>/contact_sheet.png: a few frames of the first clips of each primitive, for a look.

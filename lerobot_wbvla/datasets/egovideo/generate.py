@@ -33,7 +33,7 @@ from lerobot_wbvla.datasets.egovideo.labels import (
 )
 from lerobot_wbvla.datasets.egovideo.mp4 import write_mp4
 from lerobot_wbvla.datasets.egovideo.preview import contact_sheet, preview_frame_indices
-from lerobot_wbvla.datasets.egovideo.split import assign_seeds
+from lerobot_wbvla.datasets.egovideo.split import assign_seeds, primitive_cycle
 
 GENERATOR_FILE = "generator.json"
 CONTACT_SHEET_FILE = "contact_sheet.png"
@@ -52,6 +52,11 @@ def _render_and_write(
     write_mp4(Path(clips_dir) / Path(record.clip).name, frames, cfg.fps, cfg.crf)
     indices = preview_frame_indices(record.frame_labels)
     return record, indices, [frames[i] for i in indices], time.perf_counter() - start
+
+
+def _worker_init() -> None:
+    """Worker processes share the cores: one llvmpipe raster thread each (set before OpenGL starts)."""
+    os.environ.setdefault("LP_NUM_THREADS", "1")
 
 
 def _staging_dir(out_dir: Path) -> Path:
@@ -73,7 +78,12 @@ def generate(cfg: EgoVideoConfig) -> Path:
     (stage / CLIPS_DIR).mkdir(parents=True)
     jobs = [
         (seed, split, cfg, str(stage / CLIPS_DIR))
-        for seed, split in assign_seeds(cfg.seed, cfg.num_clips, cfg.heldout_fraction, len(cfg.primitives))
+        for seed, split in assign_seeds(
+            cfg.seed,
+            cfg.num_clips,
+            cfg.heldout_fraction,
+            len(primitive_cycle(cfg.primitives, cfg.balance_phases)),
+        )
     ]
     results = []
     start = time.perf_counter()
@@ -84,7 +94,9 @@ def generate(cfg: EgoVideoConfig) -> Path:
                 results.append(_render_and_write(job))
                 bar.update()
         else:
-            with ProcessPoolExecutor(cfg.num_workers, mp_context=get_context("spawn")) as pool:
+            with ProcessPoolExecutor(
+                cfg.num_workers, mp_context=get_context("spawn"), initializer=_worker_init
+            ) as pool:
                 for result in pool.map(_render_and_write, jobs):
                     results.append(result)
                     bar.update()

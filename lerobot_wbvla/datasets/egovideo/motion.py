@@ -133,7 +133,7 @@ def sample_body_shape(motion: MotionConfig, rng: np.random.Generator) -> BodySha
 def _reach_target(rng: np.random.Generator) -> np.ndarray:
     """Arm pose at the end of a reach: arm raised forward (a little in or out), elbow almost straight, so the
     hand ends up in the middle of the view."""
-    return np.array([rng.uniform(1.1, 1.6), rng.uniform(-0.1, 0.3), rng.uniform(0.05, 0.4)])
+    return np.array([rng.uniform(1.1, 1.6), rng.uniform(-0.15, 0.2), rng.uniform(0.05, 0.4)])
 
 
 def _phases_of(primitive: str, motion: MotionConfig, rng: np.random.Generator, fps: int) -> list[Phase]:
@@ -321,8 +321,8 @@ def body_trajectory(
         duration = k * dt
         label = p.label
         if label in ("walk_forward", "sidestep_left", "sidestep_right", "turn_left", "turn_right"):
-            env = _envelope(t + dt / 2, duration, _RAMP_FLOOR)
-            bob_env = _envelope(t + dt / 2, duration, 0.0)
+            env = _envelope(t + dt / 2, duration, _RAMP_FLOOR)  # speed over sub-step [t, t + dt]
+            bob_env = _envelope(t, duration, 0.0)  # bob offset at time t: 0 at the phase start
             gait_rate[sl] = np.pi * p.params["cadence"]
             if label == "walk_forward":
                 v = p.params["speed"]
@@ -332,10 +332,8 @@ def body_trajectory(
             elif label.startswith("sidestep"):
                 sign = 1.0 if label == "sidestep_left" else -1.0
                 vy[sl] = sign * p.params["speed"] * env
-                lateral_pulse[sl] = rng.uniform(0.4, 0.7)
-                bob_amp[sl] = np.array(
-                    [rng.uniform(0.005, 0.015), rng.uniform(0.0, 0.004), np.deg2rad(rng.uniform(0.4, 0.9))]
-                )
+                lateral_pulse[sl] = rng.uniform(0.3, 0.6)  # step-together: speed pulses, never reverses
+                bob_amp[sl] = np.array([rng.uniform(0.005, 0.015), 0.0, np.deg2rad(rng.uniform(0.4, 0.9))])
             else:
                 sign = 1.0 if label == "turn_left" else -1.0
                 wz[sl] = sign * p.params["rate"] * env
@@ -344,19 +342,18 @@ def body_trajectory(
                 )
             bob_amp[sl] *= motion.head_bob * bob_env[:, None]
         elif label in ("squat_down", "squat_up"):
-            u = _profile((t + dt) / duration)
+            u = _profile(t / duration)  # value at time t; u = 1 is reached at the next phase's first sample
             squat[sl] = p.params["depth"] * (u if label == "squat_down" else 1 - u)
         elif label.startswith("reach_"):
-            u = _profile((t + dt) / duration)
+            u = _profile(t / duration)
             left = label.startswith("reach_left")
             blend = u if label.endswith("_out") else 1 - u
             (reach_l if left else reach_r)[sl] = blend
             (target_l if left else target_r)[sl] = p.params["target"]
         i0 += k
-    # Hold the state of the last sub-sample.
-    for arr in (squat, reach_l, reach_r):
+    # The last sub-sample (time n / fps, never rendered) holds the state before it.
+    for arr in (squat, reach_l, reach_r, target_l, target_r):
         arr[-1] = arr[-2]
-    target_l[-1], target_r[-1] = target_l[-2], target_r[-2]
 
     # Integrate base motion; sidestep speed pulses with the step-together gait.
     stride = np.concatenate([[0.0], np.cumsum(gait_rate[:-1] * dt)])

@@ -1,16 +1,19 @@
 """Clip seeds and the deterministic train/heldout split.
 
 Clip seeds of a dataset with base seed B are B * SEED_STRIDE + j for j = 0, 1, 2, ... The clip's first primitive is
-primitives[j % P] (P = number of primitives), so consecutive seeds cycle through the primitives. Seeds come in
+cycle[j % P], where `cycle` is the configured primitive list (two-phase primitives listed twice when phases are
+balanced, see `primitive_cycle`) and P its length, so consecutive seeds cycle through the primitives. Seeds come in
 blocks of P consecutive j; a whole block is held out when a hash of (B, block) falls below heldout_fraction. So:
-- the split of a seed is a fixed function of the seed (given B's primitive count and fraction): it never changes
-  when num_clips changes, and held-out clips use held-out seeds only;
+- the split of a seed is a fixed function of the seed (given the cycle length and the fraction): it never
+  changes when num_clips changes, and held-out clips use held-out seeds only;
 - train and heldout are disjoint by construction and each holds every primitive about equally often.
 """
 
 from __future__ import annotations
 
 import hashlib
+
+from lerobot_wbvla.datasets.egovideo.labels import PRIMITIVE_PHASES
 
 SEED_STRIDE = 1_000_000
 
@@ -26,9 +29,17 @@ def split_of_seed(seed: int, heldout_fraction: float, n_primitives: int) -> str:
     return "heldout" if _unit_hash(base, j // n_primitives) < heldout_fraction else "train"
 
 
-def primitive_index(seed: int, n_primitives: int) -> int:
-    """Index of the clip's first primitive in the configured list."""
-    return (seed % SEED_STRIDE) % n_primitives
+def primitive_cycle(primitives: list[str], balance_phases: bool) -> list[str]:
+    """The primitive order that clip seeds cycle through. With balance_phases, primitives of two phases (squat,
+    reach_*) appear twice, so each motion class gets about as many frames as a one-phase locomotion class."""
+    if not balance_phases:
+        return list(primitives)
+    return list(primitives) + [p for p in primitives if len(PRIMITIVE_PHASES[p]) > 1]
+
+
+def primitive_of_seed(seed: int, cycle: list[str]) -> str:
+    """The clip's first primitive."""
+    return cycle[(seed % SEED_STRIDE) % len(cycle)]
 
 
 def assign_seeds(
