@@ -11,7 +11,22 @@ from __future__ import annotations
 import importlib
 
 # (registry kind, registered name, module paths to import) -- one row per choice this package adds to LeRobot.
-REGISTERING_MODULES: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+REGISTERING_MODULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("robot", "agibot_x2", ("lerobot_wbvla.robots.agibot_x2",)),
+    ("teleoperator", "x2_leader", ("lerobot_wbvla.teleoperators.x2_leader",)),
+    ("teleoperator", "x2_loco_keyboard", ("lerobot_wbvla.teleoperators.x2_loco",)),
+    ("teleoperator", "x2_loco_gamepad", ("lerobot_wbvla.teleoperators.x2_loco",)),
+    ("teleoperator", "x2_whole_body", ("lerobot_wbvla.teleoperators.x2_whole_body",)),
+    (
+        "teleoperator",
+        "x2_scripted",
+        (
+            "lerobot_wbvla.teleoperators.x2_scripted.config_x2_scripted",
+            "lerobot_wbvla.teleoperators.x2_scripted.x2_scripted",
+        ),
+    ),
+    ("env", "agibot_x2", ("lerobot_wbvla.envs.agibot_x2",)),
+)
 
 
 def register_all() -> dict[str, list[str]]:

@@ -10,26 +10,12 @@ from dataclasses import dataclass, field
 
 from lerobot.robots.config import RobotConfig
 
+from .config_aimdk import AimdkConfig
+
 BACKENDS = ("sim", "aimdk")
 BASE_MODES = ("kinematic", "physical")
 WAIST_MODES = ("3dof", "1dof")
 SAFE_MODES = ("hold", "damp")
-
-
-@dataclass
-class AimdkConfig:
-    """Where the AimDK bridge (scripts/aimdk_bridge.py, on the robot's PC2) listens."""
-
-    # Address of the robot's development computer (PC2, Jetson Orin NX) per the AimDK docs.
-    host: str = "10.0.1.41"
-    # ZMQ port carrying whole-body commands (client -> bridge).
-    command_port: int = 6100
-    # ZMQ port carrying joint/IMU/contact state (bridge -> client).
-    state_port: int = 6101
-    # ZMQ port carrying camera images (bridge -> client).
-    camera_port: int = 6102
-    # Seconds to wait for the first state message on connect before failing.
-    connect_timeout_s: float = 5.0
 
 
 @RobotConfig.register_subclass("agibot_x2")
