@@ -10,8 +10,10 @@ built in a temporary folder next to out_dir and renamed into place only when com
 from __future__ import annotations
 
 import json
+import multiprocessing.context
 import os
 import shutil
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -59,6 +61,12 @@ def _worker_init() -> None:
     os.environ.setdefault("LP_NUM_THREADS", "1")
 
 
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """Fork on Linux: workers inherit the imported modules (importing lerobot_wbvla.datasets costs seconds) and
+    nothing here has started OpenGL yet (the parent never renders when num_workers > 1). Spawn elsewhere."""
+    return get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
 def _staging_dir(out_dir: Path) -> Path:
     return out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
 
@@ -95,7 +103,7 @@ def generate(cfg: EgoVideoConfig) -> Path:
                 bar.update()
         else:
             with ProcessPoolExecutor(
-                cfg.num_workers, mp_context=get_context("spawn"), initializer=_worker_init
+                cfg.num_workers, mp_context=_mp_context(), initializer=_worker_init
             ) as pool:
                 for result in pool.map(_render_and_write, jobs):
                     results.append(result)

@@ -27,7 +27,7 @@ from lerobot_wbvla.datasets.egovideo.motion import (  # noqa: E402
     sample_body_shape,
 )
 from lerobot_wbvla.datasets.egovideo.palettes import palettes_for  # noqa: E402
-from lerobot_wbvla.datasets.egovideo.scene import build_room, place_path  # noqa: E402
+from lerobot_wbvla.datasets.egovideo.scene import build_room, keep_clear_points, place_path  # noqa: E402
 from lerobot_wbvla.datasets.egovideo.split import primitive_cycle, primitive_of_seed  # noqa: E402
 
 
@@ -61,7 +61,7 @@ def plan(seed: int, split: str, cfg: EgoVideoConfig) -> ClipPlan:
     shape = sample_body_shape(cfg.motion, motion_rng)
     primitives, phases = plan_clip(primary, cfg, plan_rng)
     local = body_trajectory(phases, shape, cfg, motion_rng)
-    room, x, y, yaw = place_path(local.head_pos[:, :2], scene_rng)
+    room, x, y, yaw = place_path(local.head_pos[:, :2], local.torso_yaw, scene_rng)
     traj = local.place(x, y, yaw)
 
     families = palettes_for(split, cfg.heldout_palettes)
@@ -78,7 +78,7 @@ def plan(seed: int, split: str, cfg: EgoVideoConfig) -> ClipPlan:
     spec.visual.quality.numslices = 14
     spec.visual.quality.numstacks = 7
     spec.option.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT
-    build_room(spec, scene_rng, palette, room, traj.head_pos[:, :2])
+    build_room(spec, scene_rng, palette, room, keep_clear_points(traj.head_pos[:, :2], traj.torso_yaw))
     add_body(spec, shape, scene_rng)
     model = spec.compile()
     return ClipPlan(seed, split, primitives, phases, traj, model, palette.name)

@@ -723,7 +723,7 @@ class SceneBuilder:
         """Headlight ambient plus 2-4 ceiling point lights (no shadows) with visible lamp discs."""
         rng, room = self.rng, self.room
         vis = self.spec.visual.headlight
-        amb = rng.uniform(0.25, 0.45)
+        amb = rng.uniform(0.3, 0.5)
         vis.ambient = [amb, amb, amb]
         d = rng.uniform(0.2, 0.35)
         vis.diffuse = [d, d, d]
@@ -758,32 +758,50 @@ class SceneBuilder:
             )
 
 
-def place_path(local_path: np.ndarray, rng: np.random.Generator) -> tuple[Room, float, float, float]:
-    """Choose a room and a start pose (x, y, yaw) so the whole head path stays >= 1 m from the walls and the
-    view at the start looks at least 1.8 m into the room. `local_path` (N, 2) starts at the origin heading +x."""
-    margin = 1.0
-    for attempt in range(200):
-        grow = 1.0 + attempt / 50
+def _wall_distance(room: Room, xy: np.ndarray, heading: np.ndarray) -> np.ndarray:
+    """Distance from each point (N, 2) along its heading (N,) to the walls of the room."""
+    c, s = np.cos(heading), np.sin(heading)
+    with np.errstate(divide="ignore"):
+        tx = np.where(
+            c > 1e-9, (room.hx - xy[:, 0]) / c, np.where(c < -1e-9, (-room.hx - xy[:, 0]) / c, np.inf)
+        )
+        ty = np.where(
+            s > 1e-9, (room.hy - xy[:, 1]) / s, np.where(s < -1e-9, (-room.hy - xy[:, 1]) / s, np.inf)
+        )
+    return np.minimum(tx, ty)
+
+
+def place_path(
+    local_xy: np.ndarray, local_yaw: np.ndarray, rng: np.random.Generator
+) -> tuple[Room, float, float, float]:
+    """Choose a room and a start pose (x, y, yaw) for a head path given in its start frame (origin, heading +x):
+    every head position stays >= 1 m from the walls and every frame looks >= 1.5 m into the room, so no clip
+    stares at a wall from up close. Rooms grow when a long path does not fit."""
+    margin, view = 1.0, 1.5
+    for attempt in range(300):
+        grow = 1.0 + attempt / 60
         room = Room(rng.uniform(2.5, 5.0) * grow, rng.uniform(2.5, 5.0) * grow, rng.uniform(2.6, 3.2))
         yaw = rng.uniform(-np.pi, np.pi)
         c, s = np.cos(yaw), np.sin(yaw)
-        pts = local_path @ np.array([[c, s], [-s, c]])
+        pts = local_xy @ np.array([[c, s], [-s, c]])
         lo, hi = pts.min(0), pts.max(0)
         xlo, xhi = -room.hx + margin - lo[0], room.hx - margin - hi[0]
         ylo, yhi = -room.hy + margin - lo[1], room.hy - margin - hi[1]
         if xlo > xhi or ylo > yhi:
             continue
         x, y = rng.uniform(xlo, xhi), rng.uniform(ylo, yhi)
-        # Free distance ahead at the start (ray to the walls).
-        ahead = min(
-            ((room.hx - x) / c if c > 1e-6 else np.inf) if c >= 0 else (-room.hx - x) / c,
-            ((room.hy - y) / s if s > 1e-6 else np.inf) if s >= 0 else (-room.hy - y) / s,
-        )
-        if ahead >= 1.8:
+        if _wall_distance(room, pts + [x, y], local_yaw + yaw).min() >= view:
             return room, float(x), float(y), float(yaw)
     raise RuntimeError(
-        "Could not fit the clip's path into a room; the path is too long for rooms up to ~25 m."
+        "Could not fit the clip's path into a room; the path is too long for rooms up to ~30 m."
     )
+
+
+def keep_clear_points(xy: np.ndarray, heading: np.ndarray, ahead: float = 0.6) -> np.ndarray:
+    """Points furniture must keep clear of: the head path and the path pushed `ahead` metres along the heading
+    (so the view ahead stays open and reaching hands never go into furniture)."""
+    forward = np.stack([np.cos(heading), np.sin(heading)], 1)
+    return np.concatenate([xy, xy + ahead * forward])
 
 
 def build_room(
