@@ -52,3 +52,16 @@ class ScriptedOperator:
 def action_vector(action: dict[str, float]) -> np.ndarray:
     """Whole-body action dict -> vector in joints.ACTION_KEYS order (the env's action)."""
     return np.array([action[k] for k in ACTION_KEYS], dtype=np.float32)
+
+
+def scripted_episode(env, seed: int, max_steps: int) -> tuple[bool, int]:
+    """Run one episode of the agibot_x2 gym env (`env.reset(seed=)`, `env.sim`, `env.step(vector)`) with the
+    scripted operator; returns (success, steps taken). Used by the tests and bench/scripted_success.py."""
+    env.reset(seed=seed)
+    op = ScriptedOperator(env.sim)
+    info: dict = {"is_success": False}
+    for step in range(max_steps):
+        _, _, terminated, truncated, info = env.step(action_vector(op.act()))
+        if terminated or truncated:
+            return bool(info["is_success"]), step + 1
+    return bool(info["is_success"]), max_steps
