@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from lerobot.robots.config import RobotConfig
 
+from lerobot_wbvla.datasets.augment import CameraAugmentConfig
+
 from .config_aimdk import AimdkConfig
 
 BACKENDS = ("sim", "aimdk")
@@ -71,6 +73,12 @@ class AgibotX2Config(RobotConfig):
     waist: str = "3dof"
     # Seed of the first sim reset (scene randomisation); None = 0.
     seed: int | None = None
+    # Record-time camera augmentation in sim (the article's camera noise and lighting changes): one lighting per
+    # episode (re-drawn at every scene reset), fresh noise every frame. The same image function serves train time
+    # as a dataset transform (lerobot_wbvla/datasets/augment.py).
+    camera_augment: bool = False
+    # Ranges the augmentation draws from, e.g. --robot.camera_augment_ranges.brightness=[0.5,1.5].
+    camera_augment_ranges: CameraAugmentConfig = field(default_factory=CameraAugmentConfig)
 
     # Hardware backend (--robot.backend=aimdk): where the AimDK bridge listens.
     aimdk: AimdkConfig = field(default_factory=AimdkConfig)

@@ -185,6 +185,7 @@ class X2Sim:
         self.lower_body.reset()
         self._step_count = 0
         self._pending_time = 0.0
+        self.reset_count = getattr(self, "reset_count", -1) + 1  # episodes seen; record-time augmentation keys on it
         self._apply_ctrl()
         if self.kinematic:
             self._write_mocap()

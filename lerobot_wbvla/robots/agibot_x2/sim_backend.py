@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lerobot_wbvla.datasets.augment import RecordTimeAugmenter
+
 from . import sim_registry
 from .backend import WholeBodyCommand
 from .config_agibot_x2 import AgibotX2Config
@@ -46,6 +48,8 @@ class SimBackend:
     def __init__(self, config: AgibotX2Config) -> None:
         self.config = config
         self.sim: X2Sim | None = None
+        self.augmenter: RecordTimeAugmenter | None = None
+        self._augmented_episode = -1
 
     @property
     def is_connected(self) -> bool:
@@ -55,7 +59,11 @@ class SimBackend:
         controller = make_lower_body_controller(self.config.lower_body_controller)
         sim = X2Sim(sim_config_from_robot(self.config), lower_body=controller)
         sim.set_gains(gains_from_robot(self.config, sim.default_gains))
-        sim.reset(self.config.seed if self.config.seed is not None else 0)
+        seed = self.config.seed if self.config.seed is not None else 0
+        sim.reset(seed)
+        if self.config.camera_augment:
+            self.augmenter = RecordTimeAugmenter(self.config.camera_augment_ranges, seed=seed)
+            self._augmented_episode = sim.reset_count
         self.sim = sim
         self.last_sim = sim  # kept after disconnect so callers can inspect the final state
         sim_registry.register(self.config.id, sim)
@@ -81,7 +89,13 @@ class SimBackend:
 
     def read_cameras(self) -> dict[str, np.ndarray]:
         sim = self._live()
-        return {name: sim.render(name) for name in self.config.camera_names}
+        frames = {name: sim.render(name) for name in self.config.camera_names}
+        if self.augmenter is None:
+            return frames
+        if sim.reset_count != self._augmented_episode:  # a scene reset starts a new episode: new lighting
+            self.augmenter.new_episode()
+            self._augmented_episode = sim.reset_count
+        return {name: self.augmenter(frame) for name, frame in frames.items()}
 
     def send_command(self, command: WholeBodyCommand) -> None:
         sim = self._live()
