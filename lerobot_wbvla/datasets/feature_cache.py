@@ -31,7 +31,8 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from lerobot_wbvla.datasets.clips import ClipInfo, FrameSource
-from lerobot_wbvla.datasets.pair_index import DEFAULT_FRAME_GAP, DEFAULT_TARGET_OFFSET_S, PairIndex
+from lerobot_wbvla.datasets.pair_dataset import PairDatasetBase
+from lerobot_wbvla.datasets.pair_index import DEFAULT_FRAME_GAP, DEFAULT_TARGET_OFFSET_S
 from lerobot_wbvla.datasets.transforms import FrameTransform
 
 CACHE_FORMAT = "wbvla-feature-cache"
@@ -427,7 +428,7 @@ class FeatureCache:
         return state
 
 
-class FeaturePairDataset(torch.utils.data.Dataset):
+class FeaturePairDataset(PairDatasetBase):
     """Pairs of cached features, indexed by the same `PairIndex` as `FramePairDataset` (same arguments).
 
     Item: {"feat_t", "feat_tk": Tensor(*feature_shape) in `out_dtype`, "label": int (-1 if none),
@@ -447,7 +448,7 @@ class FeaturePairDataset(torch.utils.data.Dataset):
     ):
         self.cache = cache if isinstance(cache, FeatureCache) else FeatureCache(cache)
         self.out_dtype = out_dtype
-        self.pairs = PairIndex(
+        super().__init__(
             self.cache.clips,
             frame_gap=frame_gap,
             target_offset_s=target_offset_s,
@@ -457,29 +458,10 @@ class FeaturePairDataset(torch.utils.data.Dataset):
             class_names=class_names,
         )
 
-    @property
-    def class_names(self) -> list[str]:
-        return self.pairs.class_names
-
-    @property
-    def labels(self) -> torch.Tensor:
-        """Label of every pair (int64, -1 = none)."""
-        return torch.from_numpy(self.pairs.labels)
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
     def __getitem__(self, i: int) -> dict[str, Any]:
         pair = self.pairs[i]
         base = int(self.cache.offsets[pair.clip_index])
         feat_t, feat_tk = self.cache.frame(base + pair.t), self.cache.frame(base + pair.t + pair.k)
         if self.out_dtype is not None:
             feat_t, feat_tk = feat_t.to(self.out_dtype), feat_tk.to(self.out_dtype)
-        return {
-            "feat_t": feat_t,
-            "feat_tk": feat_tk,
-            "label": pair.label,
-            "source": self.cache.clips[pair.clip_index].source,
-            "t": pair.t,
-            "k": pair.k,
-        }
+        return {"feat_t": feat_t, "feat_tk": feat_tk, **self.pair_fields(pair)}

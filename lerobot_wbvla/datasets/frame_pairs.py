@@ -10,14 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from lerobot_wbvla.datasets.clips import FrameSource
-from lerobot_wbvla.datasets.pair_index import DEFAULT_FRAME_GAP, DEFAULT_TARGET_OFFSET_S, PairIndex
+from lerobot_wbvla.datasets.pair_dataset import PairDatasetBase
+from lerobot_wbvla.datasets.pair_index import DEFAULT_FRAME_GAP, DEFAULT_TARGET_OFFSET_S
 from lerobot_wbvla.datasets.transforms import FrameTransform
 
 
-class FramePairDataset(torch.utils.data.Dataset):
+class FramePairDataset(PairDatasetBase):
     """Pairs of decoded frames from any `FrameSource`, indexed by `PairIndex` (see there for the arguments).
 
     transform: None returns uint8 CHW frames (e.g. to transform on the GPU in a batch later); a FrameTransform
@@ -35,9 +34,7 @@ class FramePairDataset(torch.utils.data.Dataset):
         on_short_clip: str = "error",
         class_names: Sequence[str] | None = None,
     ):
-        self.source = source
-        self.transform = transform
-        self.pairs = PairIndex(
+        super().__init__(
             source.clips,
             frame_gap=frame_gap,
             target_offset_s=target_offset_s,
@@ -46,6 +43,8 @@ class FramePairDataset(torch.utils.data.Dataset):
             on_short_clip=on_short_clip,
             class_names=class_names,
         )
+        self.source = source
+        self.transform = transform
 
     @classmethod
     def from_video_folder(
@@ -92,28 +91,9 @@ class FramePairDataset(torch.utils.data.Dataset):
         )
         return cls(source, **pair_kwargs)
 
-    @property
-    def class_names(self) -> list[str]:
-        return self.pairs.class_names
-
-    @property
-    def labels(self) -> torch.Tensor:
-        """Label of every pair (int64, -1 = none), without decoding any frame."""
-        return torch.from_numpy(self.pairs.labels)
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
     def __getitem__(self, i: int) -> dict[str, Any]:
         pair = self.pairs[i]
         frames = self.source.read_frames(pair.clip_index, [pair.t, pair.t + pair.k])
         if self.transform is not None:
             frames = self.transform(frames, layout="CHW")
-        return {
-            "frame_t": frames[0],
-            "frame_tk": frames[1],
-            "label": pair.label,
-            "source": self.source.clips[pair.clip_index].source,
-            "t": pair.t,
-            "k": pair.k,
-        }
+        return {"frame_t": frames[0], "frame_tk": frames[1], **self.pair_fields(pair)}
