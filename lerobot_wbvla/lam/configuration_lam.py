@@ -1,0 +1,133 @@
+"""Configuration of the latent action model (LAM): which encoder turns frames into tokens, which dynamics model
+turns token pairs into latent action codes, and every size of both.
+
+Two encoder choices (``--lam.encoder.type``):
+- ``hf_vision``: a frozen Hugging Face vision backbone by repo id or local path. Default ``facebook/dinov2-base``
+  (DINOv2 ViT-B/14), the encoder of the WholeBodyVLA paper and UniVLA.
+- ``pixel``: no pretrained weights; frames are resized to a low resolution and cut into patches, and the LAM's
+  own (trainable) patch embedding is the encoder, trained end to end as in Genie and LAPA.
+
+Two model choices (``--lam.model.type``):
+- ``mlp``: the article's model (inverse head on a frame-feature pair -> z in R^256, a 512-code VQ, forward head
+  (feat_t, z_q) -> feat_t+k), with the fixes that make it learn motion (see ``modeling_lam``).
+- ``st_transformer``: after UniVLA and Genie, a spatio-temporal transformer over the encoder's patch tokens with
+  learnable action-query tokens, several codes per transition (default 4 codes from a 16-entry codebook).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import draccus
+
+
+@dataclass
+class EncoderConfig(draccus.ChoiceRegistry):
+    """Turns a normalised frame (3, H, W) (ImageNet mean/std, see ``lerobot_wbvla.datasets``) into tokens."""
+
+    @property
+    def type(self) -> str:
+        return self.get_choice_name(self.__class__)
+
+
+@EncoderConfig.register_subclass("hf_vision")
+@dataclass
+class HFVisionEncoderConfig(EncoderConfig):
+    # Hugging Face repo id or local folder of a vision model loadable with transformers' AutoModel
+    # (DINOv2 with or without registers, ViT, ...). The LAM keeps it frozen.
+    pretrained: str = "facebook/dinov2-base"
+    # Branch, tag or commit of `pretrained` on the Hub (ignored for a local folder).
+    revision: str | None = None
+    # Which tokens represent a frame: "patch" = the patch tokens (UniVLA/paper), "cls" = the single class token
+    # (the article's 768-d frame feature).
+    tokens: str = "patch"
+    # Average-pool the patch grid to pool_grid x pool_grid tokens before caching (0 = keep the full grid,
+    # 16x16 for ViT-B/14 at 224 px). Pooling shrinks the feature cache and the LAM's input.
+    pool_grid: int = 0
+
+
+@EncoderConfig.register_subclass("pixel")
+@dataclass
+class PixelEncoderConfig(EncoderConfig):
+    # Frames are area-resized to image_size x image_size before patching. Low resolution keeps the motion
+    # visible in every patch and the model small enough to train on CPU.
+    image_size: int = 64
+    # Side of the square patches; image_size must be divisible by it. Each token holds 3 * patch_size**2 pixels.
+    patch_size: int = 8
+
+
+@dataclass
+class LAMModelConfig(draccus.ChoiceRegistry):
+    """Inverse dynamics (frames -> latent action) + VQ + forward dynamics (frame, code -> next frame)."""
+
+    # Size of one latent action token z (the VQ code size). The article's z_t is 256-d.
+    latent_dim: int = 256
+    # Codes per transition (tokens of z quantised independently against one codebook).
+    num_codes: int = 1
+    # Number of entries in the codebook.
+    codebook_size: int = 512
+    # Weight of ||z - sg[e]||^2 (the article's 0.25).
+    commitment_weight: float = 0.25
+    # Weight of ||sg[z] - e||^2, the term that trains the codebook (left out by the article's snippet).
+    codebook_weight: float = 1.0
+    # A code whose usage EMA (picks per batch) falls below this is restarted onto a recent latent.
+    dead_code_threshold: float = 0.01
+    # Check for dead codes every this many optimisation steps (0 = never restart).
+    restart_every: int = 100
+    # Forward dynamics predicts the change feat_t+k - feat_t instead of feat_t+k itself, so copying the current
+    # frame is worth nothing and the code has to carry the motion.
+    predict_residual: bool = True
+    # Divide the residual target by its per-channel standard deviation (measured on the training data), so that
+    # small changes weigh as much as large ones and the loss reads as "fraction of the change not explained".
+    normalize_target: bool = True
+    # Give the inverse dynamics the difference feat_t+k - feat_t besides both frames, so motion is explicit.
+    difference_input: bool = True
+    # Extra weight on tokens that changed: weight = 1 + change_weight * |residual| / mean |residual|.
+    change_weight: float = 0.0
+
+    @property
+    def type(self) -> str:
+        return self.get_choice_name(self.__class__)
+
+
+@LAMModelConfig.register_subclass("mlp")
+@dataclass
+class MLPLAMConfig(LAMModelConfig):
+    # Each input token is first projected to token_dim channels (shared linear), then the tokens are
+    # flattened; this is the "pooled token" route that keeps the MLP small for patch grids.
+    token_dim: int = 64
+    # Hidden sizes of the inverse head (the article: 1024, 512).
+    inverse_hidden: list[int] = field(default_factory=lambda: [1024, 512])
+    # Hidden sizes of the forward head (the article: 1024, 512).
+    forward_hidden: list[int] = field(default_factory=lambda: [1024, 512])
+
+
+@LAMModelConfig.register_subclass("st_transformer")
+@dataclass
+class STTransformerLAMConfig(LAMModelConfig):
+    latent_dim: int = 128
+    num_codes: int = 4
+    codebook_size: int = 16
+    # Width of the transformer.
+    dim: int = 256
+    # Spatio-temporal blocks of the inverse-dynamics encoder (each: spatial attention within a frame, then
+    # causal temporal attention across the two frames).
+    encoder_depth: int = 4
+    # Spatial blocks of the forward-dynamics decoder (patch tokens of frame t + the action tokens).
+    decoder_depth: int = 4
+    heads: int = 8
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+
+
+@dataclass
+class LAMConfig:
+    """Everything needed to rebuild a LAM; saved as the model repo's ``config.json``."""
+
+    encoder: EncoderConfig = field(default_factory=HFVisionEncoderConfig)
+    model: LAMModelConfig = field(default_factory=MLPLAMConfig)
+    # The frame gap the LAM was trained with: frames between o_t and o_t+k, or "auto" (k = round(fps *
+    # target_offset_s) per clip). Labelling and evaluation pair frames the same way.
+    frame_gap: int | str = 2
+    # Time between the two frames of a pair when frame_gap="auto" (s).
+    target_offset_s: float = 2 / 30

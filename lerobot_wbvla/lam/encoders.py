@@ -1,0 +1,172 @@
+"""Frame encoders of the LAM: normalised frames (B, 3, H, W) -> tokens (B, N, D).
+
+Both encoders are fixed functions (no trainable parameters), so their output can be computed once per frame
+and stored in the feature cache; everything the LAM learns sits after them:
+- ``HFVisionEncoder`` runs a frozen pretrained backbone (DINOv2 by default, as the WholeBodyVLA paper and
+  UniVLA use) and returns its patch tokens (optionally average-pooled to a coarser grid) or its class token.
+- ``PixelEncoder`` resizes the frame to a low resolution and cuts it into patches. The LAM's first layer (a
+  learned linear patch embedding) is then the image encoder, trained end to end with the rest, which is how
+  Genie and LAPA build their pixel LAMs. Use it where no pretrained weights are at hand.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from lerobot_wbvla.lam.configuration_lam import EncoderConfig, HFVisionEncoderConfig, PixelEncoderConfig
+
+
+class FrameEncoder(nn.Module):
+    """Base class: a frozen map from frames to a fixed number of tokens of a fixed size."""
+
+    num_tokens: int
+    token_dim: int
+
+    def cache_signature(self) -> dict:
+        """What identifies this encoder's output; a feature cache built by another encoder must not be reused."""
+        raise NotImplementedError
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class PixelEncoder(FrameEncoder):
+    """Area-resize to ``image_size`` and cut into ``patch_size`` patches: (B, 3, H, W) -> (B, (S/p)^2, 3p^2)."""
+
+    def __init__(self, config: PixelEncoderConfig) -> None:
+        super().__init__()
+        if config.image_size % config.patch_size != 0:
+            raise ValueError(
+                f"pixel encoder: image_size {config.image_size} is not divisible by patch_size "
+                f"{config.patch_size}; pick sizes such as image_size=64, patch_size=8"
+            )
+        self.config = config
+        self.grid = config.image_size // config.patch_size
+        self.num_tokens = self.grid * self.grid
+        self.token_dim = 3 * config.patch_size * config.patch_size
+
+    def cache_signature(self) -> dict:
+        return {"type": "pixel", "image_size": self.config.image_size, "patch_size": self.config.patch_size}
+
+    @torch.no_grad()
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        size = self.config.image_size
+        if frames.shape[-2:] != (size, size):
+            frames = F.interpolate(frames.float(), size=(size, size), mode="area")
+        p = self.config.patch_size
+        b, c, _, _ = frames.shape
+        x = frames.reshape(b, c, self.grid, p, self.grid, p)
+        x = x.permute(0, 2, 4, 1, 3, 5).reshape(b, self.num_tokens, self.token_dim)
+        return x.contiguous()
+
+
+def _looks_like_local_path(name: str) -> bool:
+    """A Hub repo id is ``name`` or ``owner/name``; anything else (absolute, ./, ~, deeper) is meant as a path."""
+    return (
+        os.path.isabs(name)
+        or name.startswith((".", "~"))
+        or name.count("/") > 1
+        or os.sep != "/"
+        and os.sep in name
+        or Path(name).exists()
+    )
+
+
+def load_hf_vision_backbone(pretrained: str, revision: str | None = None) -> nn.Module:
+    """Load a transformers vision model from a local folder or a Hub repo id, with errors that name the input."""
+    from transformers import AutoModel
+
+    if _looks_like_local_path(pretrained):
+        path = Path(pretrained).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(
+                f"LAM encoder: the folder '{pretrained}' does not exist. Pass --lam.encoder.pretrained=<folder "
+                f"with config.json and model weights> or a Hub repo id such as facebook/dinov2-base."
+            )
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"LAM encoder: '{pretrained}' has no config.json; save the vision model there with "
+                f"save_pretrained() or pass a Hub repo id."
+            )
+        return AutoModel.from_pretrained(str(path))
+    try:
+        return AutoModel.from_pretrained(pretrained, revision=revision)
+    except OSError as err:
+        raise OSError(
+            f"LAM encoder: could not load '{pretrained}' (revision {revision or 'main'}) from the Hub or its "
+            f"cache: {err}. Check the repo id, or pass a local folder with --lam.encoder.pretrained."
+        ) from err
+
+
+class HFVisionEncoder(FrameEncoder):
+    """Frozen transformers vision backbone -> patch tokens (optionally pooled) or the class token."""
+
+    def __init__(self, config: HFVisionEncoderConfig, backbone: nn.Module | None = None) -> None:
+        super().__init__()
+        if config.tokens not in ("patch", "cls"):
+            raise ValueError(f"hf_vision encoder: tokens must be 'patch' or 'cls', got '{config.tokens}'")
+        self.config = config
+        self.backbone = (
+            backbone if backbone is not None else load_hf_vision_backbone(config.pretrained, config.revision)
+        )
+        self.backbone.eval()
+        self.backbone.requires_grad_(False)
+        bcfg = self.backbone.config
+        bcfg = getattr(bcfg, "vision_config", bcfg)
+        self.image_size = int(getattr(bcfg, "image_size", 224))
+        self.patch_size = int(bcfg.patch_size)
+        # DINOv2 is trained at 518 px but runs at any size; the datasets' transforms give 224 px frames.
+        self.input_size = 224 if self.image_size > 224 and "dinov2" in bcfg.model_type else self.image_size
+        self.grid = self.input_size // self.patch_size
+        self.token_dim = int(bcfg.hidden_size)
+        if config.tokens == "cls":
+            self.num_tokens = 1
+        elif config.pool_grid:
+            if config.pool_grid > self.grid:
+                raise ValueError(f"hf_vision encoder: pool_grid {config.pool_grid} > patch grid {self.grid}")
+            self.num_tokens = config.pool_grid**2
+        else:
+            self.num_tokens = self.grid**2
+
+    def train(self, mode: bool = True) -> HFVisionEncoder:
+        super().train(mode)
+        self.backbone.eval()  # frozen: never switch dropout/droppath on
+        return self
+
+    def cache_signature(self) -> dict:
+        return {
+            "type": "hf_vision",
+            "pretrained": self.config.pretrained,
+            "revision": self.config.revision,
+            "tokens": self.config.tokens,
+            "pool_grid": self.config.pool_grid,
+        }
+
+    @torch.no_grad()
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        if frames.shape[-2:] != (self.input_size, self.input_size):
+            frames = F.interpolate(frames.float(), size=(self.input_size, self.input_size), mode="bilinear")
+        hidden = self.backbone(pixel_values=frames).last_hidden_state  # (B, prefix + grid^2, D)
+        if self.config.tokens == "cls":
+            return hidden[:, :1]
+        patches = hidden[:, -self.grid * self.grid :]
+        if self.config.pool_grid and self.config.pool_grid != self.grid:
+            b, n, d = patches.shape
+            grid = patches.transpose(1, 2).reshape(b, d, self.grid, self.grid)
+            grid = F.adaptive_avg_pool2d(grid, self.config.pool_grid)
+            patches = grid.flatten(2).transpose(1, 2)
+        return patches.contiguous()
+
+
+def make_encoder(config: EncoderConfig) -> FrameEncoder:
+    """Build the encoder named by ``config.type``."""
+    if isinstance(config, PixelEncoderConfig):
+        return PixelEncoder(config)
+    if isinstance(config, HFVisionEncoderConfig):
+        return HFVisionEncoder(config)
+    raise ValueError(f"unknown LAM encoder config {type(config).__name__}; use hf_vision or pixel")

@@ -1,0 +1,266 @@
+"""The latent action model: encoder tokens of (o_t, o_t+k) -> discrete latent action -> predicted change.
+
+``LatentActionModel`` puts together
+- a frozen ``FrameEncoder`` (loaded lazily: training from the feature cache never needs it),
+- a ``FeatureNormalizer`` holding data statistics (per-channel mean/std of the tokens and std of their change),
+- the dynamics (``mlp`` = the article's heads, ``st_transformer`` = UniVLA/Genie style),
+- the ``VectorQuantizer``.
+
+Why the loss looks the way it does. A LAM trained to predict feat_t+k from (feat_t, code) can get most of the
+way by copying feat_t: between frames k apart almost nothing changes, so the reconstruction loss sits near the
+copy baseline and the code carries little motion (measured on this project's generated video with the article's
+plain recipe). Here the forward target is the change feat_t+k - feat_t divided by its per-channel std
+(``predict_residual`` + ``normalize_target``): copying scores exactly the baseline loss (~1 when the change has
+zero mean), so every bit of loss below it is motion put through the code. The inverse dynamics also sees the
+normalised difference (``difference_input``), and changed tokens can be up-weighted (``change_weight``).
+
+Files: ``save_pretrained(dir)`` writes ``config.json`` (the ``LAMConfig``) and ``model.safetensors`` (everything
+but the frozen encoder, which ``config.json`` names by repo id/path and revision); ``from_pretrained`` takes a
+local folder or a Hub repo id plus revision.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import draccus
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from lerobot_wbvla.lam.configuration_lam import LAMConfig, MLPLAMConfig, STTransformerLAMConfig
+from lerobot_wbvla.lam.encoders import FrameEncoder, make_encoder
+from lerobot_wbvla.lam.mlp_dynamics import MLPDynamics
+from lerobot_wbvla.lam.quantizer import VectorQuantizer
+from lerobot_wbvla.lam.st_transformer_dynamics import STTransformerDynamics
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def encoder_token_shape(config: LAMConfig, encoder: FrameEncoder | None = None) -> tuple[int, int]:
+    """(num_tokens, token_dim) of the configured encoder; builds it when not given (the pixel one is free)."""
+    enc = encoder if encoder is not None else make_encoder(config.encoder)
+    return enc.num_tokens, enc.token_dim
+
+
+class FeatureNormalizer(nn.Module):
+    """Per-channel statistics of encoder tokens, measured once on training data and saved with the model."""
+
+    def __init__(self, token_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("feat_mean", torch.zeros(token_dim))
+        self.register_buffer("feat_std", torch.ones(token_dim))
+        self.register_buffer("delta_std", torch.ones(token_dim))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def fit(self, tok_t: torch.Tensor, tok_tk: torch.Tensor) -> None:
+        """Measure the statistics on a sample of pairs (B, N, D) each."""
+        x = tok_t.float().reshape(-1, tok_t.shape[-1])
+        delta = (tok_tk.float() - tok_t.float()).reshape(-1, tok_t.shape[-1])
+        self.feat_mean.copy_(x.mean(0))
+        self.feat_std.copy_(x.std(0).clamp_min(1e-4))
+        # Root mean square rather than std: the target is the raw change, not the centred one.
+        rms = delta.pow(2).mean(0).sqrt()
+        self.delta_std.copy_(rms.clamp_min(rms.mean() * 1e-2 + 1e-6))
+        self.fitted.fill_(True)
+
+    def frame(self, tok: torch.Tensor) -> torch.Tensor:
+        return (tok - self.feat_mean) / self.feat_std
+
+    def delta(self, tok_t: torch.Tensor, tok_tk: torch.Tensor) -> torch.Tensor:
+        return (tok_tk - tok_t) / self.delta_std
+
+
+@dataclass
+class LatentAction:
+    """The LAM's reading of a transition."""
+
+    z: torch.Tensor  # (B, num_codes, latent_dim) continuous latent before quantisation
+    z_q: torch.Tensor  # (B, num_codes, latent_dim) quantised latent (straight-through)
+    indices: torch.Tensor  # (B, num_codes) code indices
+
+
+class LatentActionModel(nn.Module):
+    def __init__(self, config: LAMConfig, encoder: FrameEncoder | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self._encoder = encoder  # not a registered submodule: never saved, never trained, loaded on demand
+        num_tokens, token_dim = encoder_token_shape(config, encoder)
+        self.num_tokens, self.token_dim = num_tokens, token_dim
+        mcfg = config.model
+        self.normalizer = FeatureNormalizer(token_dim)
+        if isinstance(mcfg, STTransformerLAMConfig):
+            self.dynamics: nn.Module = STTransformerDynamics(mcfg, num_tokens, token_dim)
+        elif isinstance(mcfg, MLPLAMConfig):
+            self.dynamics = MLPDynamics(mcfg, num_tokens, token_dim)
+        else:
+            raise ValueError(f"unknown LAM model config {type(mcfg).__name__}; use mlp or st_transformer")
+        self.quantizer = VectorQuantizer(mcfg.codebook_size, mcfg.latent_dim, mcfg.dead_code_threshold)
+
+    # ----------------------------------------------------------------------------------------------- encoder
+    @property
+    def encoder(self) -> FrameEncoder:
+        """The frozen frame encoder, built on first use (a DINOv2 load is skipped when training from cache)."""
+        if self._encoder is None:
+            self._encoder = make_encoder(self.config.encoder)
+        return self._encoder
+
+    @torch.no_grad()
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Normalised frames (B, 3, H, W) -> tokens (B, N, D) in float32."""
+        enc = self.encoder
+        param = next(enc.parameters(), None)
+        if param is not None:
+            frames = frames.to(param.device, param.dtype)
+        return enc(frames).float()
+
+    # ---------------------------------------------------------------------------------------------- dynamics
+    def encode_action(self, tok_t: torch.Tensor, tok_tk: torch.Tensor) -> LatentAction:
+        """Inverse dynamics + VQ on encoder tokens (B, N, D) of o_t and o_t+k."""
+        n = self.normalizer
+        z = self.dynamics.infer_latent(n.frame(tok_t), n.frame(tok_tk), n.delta(tok_t, tok_tk))
+        q = self.quantizer(z)
+        return LatentAction(z=z, z_q=q.z_q, indices=q.indices)
+
+    def target(self, tok_t: torch.Tensor, tok_tk: torch.Tensor) -> torch.Tensor:
+        """What the forward dynamics predicts, in its (normalised) space."""
+        mcfg, n = self.config.model, self.normalizer
+        if mcfg.predict_residual:
+            delta = tok_tk - tok_t
+            return delta / n.delta_std if mcfg.normalize_target else delta
+        return n.frame(tok_tk) if mcfg.normalize_target else tok_tk
+
+    def predict_target(self, tok_t: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
+        """Forward dynamics output in target space."""
+        return self.dynamics.predict(self.normalizer.frame(tok_t), z_q)
+
+    def predict_next(self, tok_t: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
+        """Predicted encoder tokens of o_t+k (B, N, D), back in the encoder's own units."""
+        mcfg, n = self.config.model, self.normalizer
+        out = self.predict_target(tok_t, z_q)
+        if mcfg.predict_residual:
+            return tok_t + (out * n.delta_std if mcfg.normalize_target else out)
+        return out * n.feat_std + n.feat_mean if mcfg.normalize_target else out
+
+    def forward_error(
+        self, tok_t: torch.Tensor, tok_tk: torch.Tensor, indices: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Per-sample forward MSE in target space, with the inferred codes or with the given ``indices``."""
+        if indices is None:
+            indices = self.encode_action(tok_t, tok_tk).indices
+        pred = self.predict_target(tok_t, self.quantizer.lookup(indices))
+        return (pred - self.target(tok_t, tok_tk)).pow(2).flatten(1).mean(1)
+
+    def compute_loss(self, tok_t: torch.Tensor, tok_tk: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss = forward MSE + codebook_weight * codebook + commitment_weight * commitment, plus diagnostics.
+
+        Returned keys: loss, forward_loss, codebook_loss, commitment_loss, copy_baseline_loss (the forward loss
+        of predicting "no change", in the same units), indices, z.
+        """
+        mcfg = self.config.model
+        tok_t, tok_tk = tok_t.float(), tok_tk.float()
+        n = self.normalizer
+        z = self.dynamics.infer_latent(n.frame(tok_t), n.frame(tok_tk), n.delta(tok_t, tok_tk))
+        q = self.quantizer(z)
+        pred = self.predict_target(tok_t, q.z_q)
+        target = self.target(tok_t, tok_tk)
+        err = (pred - target).pow(2).mean(-1)  # (B, N)
+        if mcfg.change_weight > 0:
+            change = target.abs().mean(-1)
+            weight = 1.0 + mcfg.change_weight * change / change.mean().clamp_min(1e-8)
+            forward_loss = (err * weight).sum() / weight.sum()
+        else:
+            forward_loss = err.mean()
+        with torch.no_grad():
+            if mcfg.predict_residual:
+                copy = target.pow(2).mean()
+            else:
+                copy = (self.target(tok_t, tok_t) - target).pow(2).mean()
+        loss = (
+            forward_loss + mcfg.codebook_weight * q.codebook_loss + mcfg.commitment_weight * q.commitment_loss
+        )
+        return {
+            "loss": loss,
+            "forward_loss": forward_loss,
+            "codebook_loss": q.codebook_loss,
+            "commitment_loss": q.commitment_loss,
+            "copy_baseline_loss": copy,
+            "indices": q.indices,
+            "z": z,
+        }
+
+    def forward(self, tok_t: torch.Tensor, tok_tk: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The training loss (``compute_loss``): ``forward`` is what DDP/Accelerate wrap."""
+        return self.compute_loss(tok_t, tok_tk)
+
+    # ------------------------------------------------------------------------------------------------- files
+    def save_pretrained(self, save_directory: str | Path) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` (atomically: a temp folder renamed into place)."""
+        save_directory = Path(save_directory)
+        save_directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{save_directory.name}.", dir=save_directory.parent))
+        with open(tmp / CONFIG_NAME, "w") as f:
+            json.dump(draccus.encode(self.config), f, indent=2)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+        if save_directory.exists():
+            # Keep other files a caller put there (model card, ...): replace ours only.
+            for name in (CONFIG_NAME, WEIGHTS_NAME):
+                os.replace(tmp / name, save_directory / name)
+            tmp.rmdir()
+        else:
+            os.replace(tmp, save_directory)
+        return save_directory
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        repo_or_path: str | Path,
+        revision: str | None = None,
+        encoder: FrameEncoder | None = None,
+        local_files_only: bool = False,
+    ) -> LatentActionModel:
+        """Load from a local folder or a Hub repo id at ``revision`` (branch, tag or commit)."""
+        folder = resolve_lam_dir(repo_or_path, revision, local_files_only)
+        config = load_lam_config(folder)
+        model = cls(config, encoder=encoder)
+        state = load_file(str(folder / WEIGHTS_NAME))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ValueError(
+                f"LAM weights in {folder / WEIGHTS_NAME} do not match its config.json: missing {missing}, "
+                f"unexpected {unexpected}"
+            )
+        model.eval()
+        return model
+
+
+def load_lam_config(folder: str | Path) -> LAMConfig:
+    path = Path(folder) / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no LAM {CONFIG_NAME} in '{folder}': is this a LAM folder or repo?")
+    with open(path) as f:
+        return draccus.decode(LAMConfig, json.load(f))
+
+
+def resolve_lam_dir(repo_or_path: str | Path, revision: str | None, local_files_only: bool = False) -> Path:
+    """A local folder as is; otherwise download ``config.json`` + ``model.safetensors`` of the Hub repo."""
+    path = Path(repo_or_path).expanduser()
+    if path.is_dir():
+        return path
+    from lerobot_wbvla.hub import resolve_pretrained_dir  # noqa: PLC0415 (hub is optional until used)
+
+    return Path(
+        resolve_pretrained_dir(
+            str(repo_or_path),
+            revision=revision,
+            allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, "*.md"],
+            local_files_only=local_files_only,
+        )
+    )
