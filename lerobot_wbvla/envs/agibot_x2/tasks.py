@@ -10,7 +10,9 @@ instruction) and a check that reads only the physical state of the world:
 - shelf_place: the object rests on the shelf board (in contact with the board, inside its extent, still, not
                touching the robot).
 - cart_push:   the cart (>= 30 kg, on a low-friction slide along its track) has moved >= `CART_SUCCESS_DISTANCE`
-               along the track from its reset position.
+               along the track from its reset position, and the robot is holding it by its two handles (each
+               gripper touches its handle post). Without the second part, flailing at random scores: random
+               walking commands drift the kinematic base ~0.7 m (1 sigma) in 25 s and the body shoves the cart.
 
 "Not touching the robot" is checked through MuJoCo contacts between the object's geoms and any geom of the robot's
 body tree, so an object still held by (or lying on) a gripper never counts. Grasps are made by friction alone.
@@ -87,6 +89,24 @@ class SuccessCheck:
             if model.jnt_type[jnt] != mujoco.mjtJoint.mjJNT_SLIDE:
                 raise ValueError("cart_track must be a slide joint (the cart's track)")
             self.cart_qadr = int(model.jnt_qposadr[jnt])
+            self.handle_geoms = {
+                side: _id(model, mujoco.mjtObj.mjOBJ_GEOM, f"cart_handle_{side}")
+                for side in ("left", "right")
+            }
+            self.gripper_geoms = {
+                side: {
+                    g
+                    for g in self.robot_geoms
+                    if (
+                        mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, model.geom_bodyid[g]) or ""
+                    ).startswith(f"{side}_gripper")
+                }
+                for side in ("left", "right")
+            }
+            if not all(self.gripper_geoms.values()):
+                raise KeyError(
+                    "cart_push needs the robot's gripper bodies (<side>_gripper_*) to check the grip"
+                )
             mass = float(model.body_subtreemass[self.cart_body])
             if mass < CART_MIN_MASS:
                 raise ValueError(f"The cart weighs {mass:.1f} kg; the task needs >= {CART_MIN_MASS} kg")
@@ -103,7 +123,12 @@ class SuccessCheck:
         if self.start_pos is None:
             raise RuntimeError("SuccessCheck.reset(data) must be called after each sim reset")
         if self.spec.kind == "cart":
-            return {"cart_distance": float(data.qpos[self.cart_qadr] - self.start_pos[0])}
+            out = {"cart_distance": float(data.qpos[self.cart_qadr] - self.start_pos[0])}
+            for side, handle in self.handle_geoms.items():
+                out[f"{side}_hand_on_handle"] = float(
+                    bool(_touching(data, {handle}) & self.gripper_geoms[side])
+                )
+            return out
         pos = data.xpos[self.obj_body]
         vel = np.zeros(6)
         mujoco.mj_objectVelocity(self.model, data, mujoco.mjtObj.mjOBJ_BODY, self.obj_body, vel, 0)
@@ -133,9 +158,14 @@ class SuccessCheck:
         return out
 
     def __call__(self, data: mujoco.MjData) -> bool:
-        m = self.metrics(data)
         if self.spec.kind == "cart":
-            return m["cart_distance"] >= CART_SUCCESS_DISTANCE
+            if data.qpos[self.cart_qadr] - self.start_pos[0] < CART_SUCCESS_DISTANCE:
+                return False
+            m = self.metrics(data)
+            return bool(m["left_hand_on_handle"] and m["right_hand_on_handle"])
+        if not self._near_goal(data):  # cheap position test first; contacts and velocities only near the goal
+            return False
+        m = self.metrics(data)
         return bool(
             m["in_region"]
             and m["on_support"]
@@ -145,17 +175,39 @@ class SuccessCheck:
             and m["carry_distance"] >= self.spec.min_carry_distance
         )
 
+    def _near_goal(self, data: mujoco.MjData) -> bool:
+        """Object centre within the goal's horizontal extent (+2 cm); necessary for success, cheap to test."""
+        if self.spec.kind == "place":
+            centre, rot, half = (
+                data.site_xpos[self.target_site],
+                data.site_xmat[self.target_site],
+                self.model.site_size[self.target_site],
+            )
+        else:
+            centre, rot, half = (
+                data.geom_xpos[self.board_geom],
+                data.geom_xmat[self.board_geom],
+                self.model.geom_size[self.board_geom],
+            )
+        local = rot.reshape(3, 3).T @ (data.xpos[self.obj_body] - centre)
+        return abs(local[0]) <= half[0] + 0.02 and abs(local[1]) <= half[1] + 0.02
+
     def _contacts(self, data: mujoco.MjData) -> set[int]:
         """Geoms in contact with the object."""
-        out = set()
-        for i in range(data.ncon):
-            c = data.contact[i]
-            g1, g2 = int(c.geom1), int(c.geom2)
-            if g1 in self.obj_geoms:
-                out.add(g2)
-            elif g2 in self.obj_geoms:
-                out.add(g1)
-        return out
+        return _touching(data, self.obj_geoms)
+
+
+def _touching(data: mujoco.MjData, geoms: set[int]) -> set[int]:
+    """Geoms in contact with any of `geoms`."""
+    out = set()
+    for i in range(data.ncon):
+        c = data.contact[i]
+        g1, g2 = int(c.geom1), int(c.geom2)
+        if g1 in geoms:
+            out.add(g2)
+        elif g2 in geoms:
+            out.add(g1)
+    return out
 
 
 def _object_half_height(model: mujoco.MjModel, geoms: set[int]) -> float:

@@ -82,8 +82,9 @@ def build_floor(spec: mujoco.MjSpec) -> SceneHandles:
 
 # The four task families of the WholeBodyVLA article (static pick & place, walk + carry, walk + place on a shelf,
 # push a heavy cart). Geometry [ours], sized for the twin's right-arm workspace: with the robot at the origin, the
-# gripper reaches a forward-down grasp pose (23 deg down) for x in ~0.25..0.45 m, y in ~-0.40..-0.15 m at a table
-# height of 0.80 m (measured with the x2_scripted IK). The success checks are in lerobot_wbvla/envs/agibot_x2/tasks.py
+# gripper reaches a forward-down grasp pose (14 deg down) for x in ~0.25..0.45 m, y in ~-0.40..-0.15 m at a table
+# height of 0.80 m (measured with the x2_scripted IK); the head camera sees y >= ~-0.30 m at x = 0.32 m, so props
+# are placed where both hold. The success checks are in lerobot_wbvla/envs/agibot_x2/tasks.py
 # and refer to the names used here: body `object`, site `target`, geom `shelf_board`, body `cart` + joint
 # `cart_track`.
 
@@ -92,9 +93,9 @@ TABLE_HALF = (0.30, 0.40)  # m: half depth (x) and half width (y) of a table top
 OBJECT_HALF = (0.025, 0.025, 0.04)  # m: the box to pick (5 x 5 x 8 cm)
 OBJECT_MASS = 0.2  # kg, well under the X2's 1 kg full-workspace payload
 PAD_HALF = 0.05  # m: half side of the square target region
-REACH_X = (0.30, 0.42)  # m: grasp/place workspace in the robot frame at standing (x forward)
-REACH_Y = (-0.38, -0.16)  # m: (y left; the right hand works right of the body)
-MIN_PICK_PLACE_SEPARATION = 0.13  # m: object start to target centre (never starts inside the region)
+REACH_X = (0.32, 0.42)  # m: grasp/place workspace in the robot frame at standing (x forward)
+REACH_Y = (-0.29, -0.15)  # m: (y left; the right hand works right of the body, inside the head camera view)
+MIN_PICK_PLACE_SEPARATION = 0.09  # m: box start to target centre (> PAD_HALF * sqrt(2): never starts inside)
 CARRY_TABLE_OFFSET = (2.55, 2.80)  # m: the second table is this far to the robot's right
 SHELF_OFFSET = (1.70, 2.00)  # m: the shelf is this far to the robot's left
 SHELF_BOARD_TOP = 0.86  # m: the target board's surface
@@ -212,10 +213,14 @@ def build_pick_place(spec: mujoco.MjSpec) -> SceneHandles:
 
     def randomise(model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator) -> None:
         table_xy = (0.50 + rng.uniform(-0.02, 0.02), -0.15)
-        obj = _sample_reach(rng)
-        pad = _sample_reach(rng)
-        while np.hypot(obj[0] - pad[0], obj[1] - pad[1]) < MIN_PICK_PLACE_SEPARATION:
-            pad = _sample_reach(rng)
+        # Draw both together until far enough apart (~20% of draws are; a centre-drawn box could have no
+        # valid pad at all, so never redraw only one of them).
+        for _ in range(1000):
+            obj, pad = _sample_reach(rng), _sample_reach(rng)
+            if np.hypot(obj[0] - pad[0], obj[1] - pad[1]) >= MIN_PICK_PLACE_SEPARATION:
+                break
+        else:
+            raise RuntimeError("pick_place: could not place box and target apart; check REACH_X/REACH_Y")
         _place_on_table(model, "table", table_xy, pad)
         _set_object(model, data, obj, rng.uniform(-0.3, 0.3))
 
@@ -238,7 +243,7 @@ def build_walk_carry(spec: mujoco.MjSpec) -> SceneHandles:
     _add_overview_camera(spec)
 
     def randomise(model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator) -> None:
-        obj = _sample_reach(rng, y=(-0.36, -0.20))
+        obj = _sample_reach(rng, y=(-0.29, -0.17))
         off = rng.uniform(*CARRY_TABLE_OFFSET)
         table_b_xy = (0.50 + rng.uniform(-0.02, 0.02), -off)
         pad = (float(rng.uniform(0.32, 0.40)), float(-off + rng.uniform(-0.10, 0.10)))
@@ -276,7 +281,7 @@ def build_shelf_place(spec: mujoco.MjSpec) -> SceneHandles:
     _add_overview_camera(spec)
 
     def randomise(model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator) -> None:
-        obj = _sample_reach(rng, y=(-0.36, -0.20))
+        obj = _sample_reach(rng, y=(-0.29, -0.17))
         model.body_pos[model.body("shelf").id][:2] = (
             0.45 + rng.uniform(-0.03, 0.03),
             rng.uniform(*SHELF_OFFSET),

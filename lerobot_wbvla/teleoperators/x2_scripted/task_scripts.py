@@ -33,7 +33,7 @@ from .skills import (
 
 # Where the right grasp site works best in the base frame (x forward, y left; z world), from the IK workspace.
 READY = {"right": (0.15, -0.30, 0.90), "left": (0.15, 0.30, 0.90)}
-PLACE_REL = (0.36, -0.27)  # the base stands so that the place point sits here (base frame)
+PLACE_REL = (0.37, -0.22)  # the base stands so that the place point sits here (base frame, in camera view)
 PREGRASP_BACKOFF = 0.10  # m behind the grasp point along the approach axis
 GRASP_ABOVE_CENTRE = 0.01  # m: grasp a little above the box centre (fingertips clear the table)
 LIFT = 0.08  # m
