@@ -8,7 +8,8 @@ One run, one process, the same compiled model (the pick_place scene with the X2 
   physics step (one env step runs physics_hz / fps = 6.67 physics steps at 200 Hz / 30 fps);
 - `render_fps_224`: head camera renders per second at 224 x 224 (offscreen, MUJOCO_GL as set; EGL by default).
 `breakdown_us_per_env_step` splits one env step into its parts (each timed alone on the same state), so the
-overhead can be attributed: physics (mj_step) vs the twin's Python per physics step vs per-control-step work.
+overhead can be attributed: physics (mj_step) vs the twin's Python per physics step vs per-control-step work;
+`wrapper_overhead_by_control_fps` repeats the overhead measurement at other control rates (same physics rate).
 
 Usage: python bench/sim_step.py [--env_steps=1500] [--render_frames=200] [--output=bench/results/sim_step.json]
 """
@@ -19,7 +20,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -45,6 +46,8 @@ class SimStepConfig:
     env_steps: int = 1500
     # Head-camera frames timed (after a 10-frame warm-up).
     render_frames: int = 200
+    # Also report the overhead at these control rates (fewer Python calls per physics step), e.g. the VLA's 10 Hz.
+    extra_fps: list[int] = field(default_factory=lambda: [10])
     # Where the JSON goes.
     output: Path = RESULTS / "sim_step.json"
 
@@ -54,6 +57,27 @@ def _per_call_us(fn, n: int) -> float:
     for _ in range(n):
         fn()
     return (time.perf_counter() - t) / n * 1e6
+
+
+def _overhead_at(cfg: SimStepConfig, fps: int, steps: int) -> float:
+    """Per-physics-step overhead of the env at control rate `fps` (same method as the main figure)."""
+    env = AgibotX2Env(task=cfg.task, obs_type="agent_pos", base_mode=cfg.base_mode, fps=fps)
+    env.reset(seed=0)
+    action = hold_action(env)
+    for _ in range(20):
+        env.step(action)
+    per_step = (1.0 / fps) / env.sim.model.opt.timestep
+    t = time.perf_counter()
+    for _ in range(steps):
+        env.step(action)
+    env_phys_rate = steps * per_step / (time.perf_counter() - t)
+    n = int(round(steps * per_step))
+    t = time.perf_counter()
+    for _ in range(n):
+        mujoco.mj_step(env.sim.model, env.sim.data)
+    raw = n / (time.perf_counter() - t)
+    env.close()
+    return round(1.0 - env_phys_rate / raw, 3)
 
 
 def main(cfg: SimStepConfig) -> dict:
@@ -107,6 +131,10 @@ def main(cfg: SimStepConfig) -> dict:
     render_fps = cfg.render_frames / (time.perf_counter() - t)
     env.close()
 
+    overhead_by_fps = {str(env.fps): round(overhead, 3)}
+    for fps in cfg.extra_fps:
+        overhead_by_fps[str(fps)] = _overhead_at(cfg, fps, max(100, cfg.env_steps * fps // (3 * env.fps)))
+
     out = {
         "env_steps_per_s": round(env_steps_per_s, 1),
         "raw_steps_per_s": round(raw_steps_per_s, 1),
@@ -116,6 +144,7 @@ def main(cfg: SimStepConfig) -> dict:
         "env_physics_steps_per_s": round(env_steps_per_s * physics_per_env_step, 1),
         "render_resolution": [h, w],
         "breakdown_us_per_env_step": breakdown,
+        "wrapper_overhead_by_control_fps": overhead_by_fps,
         "task": cfg.task,
         "base_mode": cfg.base_mode,
         "mujoco": mujoco.__version__,
