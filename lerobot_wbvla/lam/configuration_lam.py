@@ -82,6 +82,13 @@ class LAMModelConfig(draccus.ChoiceRegistry):
     normalize_target: bool = True
     # Give the inverse dynamics the difference feat_t+k - feat_t besides both frames, so motion is explicit.
     difference_input: bool = True
+    # Also give the inverse dynamics products of two learned projections of the frames, token by token
+    # (a factored gated/bilinear layer, Memisevic 2013 "Learning to relate images"): motion is a relation between
+    # the frames (to first order change = -gradient . motion), which sums of features cannot express and
+    # products can; measured on shifted textures it speeds up learning the motion several-fold.
+    multiplicative_input: bool = True
+    # Number of factors of that product, as a multiple of the model's token width.
+    multiplicative_factors: int = 4
     # Extra weight on tokens that changed: weight = 1 + change_weight * |residual| / mean |residual|.
     change_weight: float = 0.0
 

@@ -12,6 +12,7 @@ and stored in the feature cache; everything the LAM learns sits after them:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -77,25 +78,30 @@ def _looks_like_local_path(name: str) -> bool:
     )
 
 
-def load_hf_vision_backbone(pretrained: str, revision: str | None = None) -> nn.Module:
-    """Load a transformers vision model from a local folder or a Hub repo id, with errors that name the input."""
-    from transformers import AutoModel
+def _check_local_folder(pretrained: str) -> Path | None:
+    """The folder when ``pretrained`` is meant as a path (after checking it is a model folder), else None."""
+    if not _looks_like_local_path(pretrained):
+        return None
+    path = Path(pretrained).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"LAM encoder: the folder '{pretrained}' does not exist. Pass --lam.encoder.pretrained=<folder "
+            f"with config.json and model weights> or a Hub repo id such as facebook/dinov2-base."
+        )
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"LAM encoder: '{pretrained}' has no config.json; save the vision model there with "
+            f"save_pretrained() or pass a Hub repo id."
+        )
+    return path
 
-    if _looks_like_local_path(pretrained):
-        path = Path(pretrained).expanduser()
-        if not path.is_dir():
-            raise FileNotFoundError(
-                f"LAM encoder: the folder '{pretrained}' does not exist. Pass --lam.encoder.pretrained=<folder "
-                f"with config.json and model weights> or a Hub repo id such as facebook/dinov2-base."
-            )
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(
-                f"LAM encoder: '{pretrained}' has no config.json; save the vision model there with "
-                f"save_pretrained() or pass a Hub repo id."
-            )
-        return AutoModel.from_pretrained(str(path))
+
+def _from_pretrained(loader, pretrained: str, revision: str | None):
+    path = _check_local_folder(pretrained)
+    if path is not None:
+        return loader.from_pretrained(str(path))
     try:
-        return AutoModel.from_pretrained(pretrained, revision=revision)
+        return loader.from_pretrained(pretrained, revision=revision)
     except OSError as err:
         raise OSError(
             f"LAM encoder: could not load '{pretrained}' (revision {revision or 'main'}) from the Hub or its "
@@ -103,35 +109,70 @@ def load_hf_vision_backbone(pretrained: str, revision: str | None = None) -> nn.
         ) from err
 
 
+def load_hf_vision_backbone(pretrained: str, revision: str | None = None) -> nn.Module:
+    """Load a transformers vision model from a local folder or a Hub repo id, with errors that name the input."""
+    from transformers import AutoModel
+
+    return _from_pretrained(AutoModel, pretrained, revision)
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    """How a ViT backbone's output is cut into the LAM's tokens."""
+
+    input_size: int  # frames are resized to input_size x input_size
+    grid: int  # patch grid side at input_size
+    num_tokens: int
+    token_dim: int
+
+
+def hf_token_layout(config: HFVisionEncoderConfig, backbone_config) -> TokenLayout:
+    """Token layout from the backbone's config alone (no weights needed)."""
+    if config.tokens not in ("patch", "cls"):
+        raise ValueError(f"hf_vision encoder: tokens must be 'patch' or 'cls', got '{config.tokens}'")
+    bcfg = getattr(backbone_config, "vision_config", backbone_config)
+    image_size = int(getattr(bcfg, "image_size", 224))
+    # DINOv2 is trained at 518 px but runs at any size; the datasets' transforms give 224 px frames.
+    input_size = 224 if image_size > 224 and "dinov2" in bcfg.model_type else image_size
+    grid = input_size // int(bcfg.patch_size)
+    if config.tokens == "cls":
+        num_tokens = 1
+    elif config.pool_grid:
+        if config.pool_grid > grid:
+            raise ValueError(f"hf_vision encoder: pool_grid {config.pool_grid} > patch grid {grid}")
+        num_tokens = config.pool_grid**2
+    else:
+        num_tokens = grid**2
+    return TokenLayout(input_size, grid, num_tokens, int(bcfg.hidden_size))
+
+
+def encoder_token_shape(config: EncoderConfig) -> tuple[int, int]:
+    """(num_tokens, token_dim) of an encoder config, without loading any weights."""
+    if isinstance(config, PixelEncoderConfig):
+        enc = PixelEncoder(config)
+        return enc.num_tokens, enc.token_dim
+    if isinstance(config, HFVisionEncoderConfig):
+        from transformers import AutoConfig
+
+        layout = hf_token_layout(config, _from_pretrained(AutoConfig, config.pretrained, config.revision))
+        return layout.num_tokens, layout.token_dim
+    raise ValueError(f"unknown LAM encoder config {type(config).__name__}; use hf_vision or pixel")
+
+
 class HFVisionEncoder(FrameEncoder):
     """Frozen transformers vision backbone -> patch tokens (optionally pooled) or the class token."""
 
     def __init__(self, config: HFVisionEncoderConfig, backbone: nn.Module | None = None) -> None:
         super().__init__()
-        if config.tokens not in ("patch", "cls"):
-            raise ValueError(f"hf_vision encoder: tokens must be 'patch' or 'cls', got '{config.tokens}'")
         self.config = config
         self.backbone = (
             backbone if backbone is not None else load_hf_vision_backbone(config.pretrained, config.revision)
         )
         self.backbone.eval()
         self.backbone.requires_grad_(False)
-        bcfg = self.backbone.config
-        bcfg = getattr(bcfg, "vision_config", bcfg)
-        self.image_size = int(getattr(bcfg, "image_size", 224))
-        self.patch_size = int(bcfg.patch_size)
-        # DINOv2 is trained at 518 px but runs at any size; the datasets' transforms give 224 px frames.
-        self.input_size = 224 if self.image_size > 224 and "dinov2" in bcfg.model_type else self.image_size
-        self.grid = self.input_size // self.patch_size
-        self.token_dim = int(bcfg.hidden_size)
-        if config.tokens == "cls":
-            self.num_tokens = 1
-        elif config.pool_grid:
-            if config.pool_grid > self.grid:
-                raise ValueError(f"hf_vision encoder: pool_grid {config.pool_grid} > patch grid {self.grid}")
-            self.num_tokens = config.pool_grid**2
-        else:
-            self.num_tokens = self.grid**2
+        layout = hf_token_layout(config, self.backbone.config)
+        self.input_size, self.grid = layout.input_size, layout.grid
+        self.num_tokens, self.token_dim = layout.num_tokens, layout.token_dim
 
     def train(self, mode: bool = True) -> HFVisionEncoder:
         super().train(mode)

@@ -6,8 +6,9 @@ a shared linear layer and the projected tokens are flattened; this keeps the hea
 every location still has its own weights in the next layer.
 
 Differences from the snippet, each for a reason (see ``LAMModelConfig``):
-- the inverse head also sees the (normalised) difference of the two frames, so the motion is an explicit input
-  instead of something the MLP has to discover by subtracting two large vectors;
+- the inverse head also sees the (normalised) difference of the two frames and a factored product of both frames
+  (token by token), so the motion, a relation between the frames, is an explicit input instead of something
+  the MLP has to discover;
 - the forward head's target is the normalised change, not the next frame, so "copy the current frame" scores
   nothing and the only way to lower the loss is to put the motion into the code.
 """
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from lerobot_wbvla.lam.configuration_lam import MLPLAMConfig
+from lerobot_wbvla.lam.st_transformer_dynamics import FactoredProduct
 
 
 def _mlp(in_dim: int, hidden: list[int], out_dim: int) -> nn.Sequential:
@@ -45,7 +47,12 @@ class MLPDynamics(nn.Module):
         flat = num_tokens * config.token_dim
         self.proj_frame = nn.Linear(token_dim, config.token_dim)
         self.proj_diff = nn.Linear(token_dim, config.token_dim) if config.difference_input else None
-        n_streams = 3 if config.difference_input else 2
+        self.relate = (
+            FactoredProduct(token_dim, config.token_dim, config.multiplicative_factors * config.token_dim)
+            if config.multiplicative_input
+            else None
+        )
+        n_streams = 2 + int(config.difference_input) + int(config.multiplicative_input)
         self.inverse_head = _mlp(
             flat * n_streams, config.inverse_hidden, config.num_codes * config.latent_dim
         )
@@ -59,6 +66,8 @@ class MLPDynamics(nn.Module):
         parts = [self.proj_frame(x_t).flatten(1), self.proj_frame(x_tk).flatten(1)]
         if self.proj_diff is not None:
             parts.append(self.proj_diff(diff).flatten(1))
+        if self.relate is not None:
+            parts.append(self.relate(x_t, x_tk).flatten(1))
         z = self.inverse_head(torch.cat(parts, dim=-1))
         return z.reshape(z.shape[0], self.config.num_codes, self.config.latent_dim)
 

@@ -33,19 +33,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from lerobot_wbvla.lam.configuration_lam import LAMConfig, MLPLAMConfig, STTransformerLAMConfig
-from lerobot_wbvla.lam.encoders import FrameEncoder, make_encoder
+from lerobot_wbvla.lam.encoders import FrameEncoder, encoder_token_shape, make_encoder
 from lerobot_wbvla.lam.mlp_dynamics import MLPDynamics
 from lerobot_wbvla.lam.quantizer import VectorQuantizer
 from lerobot_wbvla.lam.st_transformer_dynamics import STTransformerDynamics
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-
-
-def encoder_token_shape(config: LAMConfig, encoder: FrameEncoder | None = None) -> tuple[int, int]:
-    """(num_tokens, token_dim) of the configured encoder; builds it when not given (the pixel one is free)."""
-    enc = encoder if encoder is not None else make_encoder(config.encoder)
-    return enc.num_tokens, enc.token_dim
 
 
 class FeatureNormalizer(nn.Module):
@@ -90,8 +84,12 @@ class LatentActionModel(nn.Module):
     def __init__(self, config: LAMConfig, encoder: FrameEncoder | None = None) -> None:
         super().__init__()
         self.config = config
-        self._encoder = encoder  # not a registered submodule: never saved, never trained, loaded on demand
-        num_tokens, token_dim = encoder_token_shape(config, encoder)
+        # Kept out of the module tree (plain __dict__ entry): never saved, never trained, loaded on demand.
+        self.__dict__["_encoder"] = encoder
+        if encoder is not None:
+            num_tokens, token_dim = encoder.num_tokens, encoder.token_dim
+        else:  # from the encoder's config only: training from the feature cache never loads its weights
+            num_tokens, token_dim = encoder_token_shape(config.encoder)
         self.num_tokens, self.token_dim = num_tokens, token_dim
         mcfg = config.model
         self.normalizer = FeatureNormalizer(token_dim)
@@ -107,9 +105,9 @@ class LatentActionModel(nn.Module):
     @property
     def encoder(self) -> FrameEncoder:
         """The frozen frame encoder, built on first use (a DINOv2 load is skipped when training from cache)."""
-        if self._encoder is None:
-            self._encoder = make_encoder(self.config.encoder)
-        return self._encoder
+        if self.__dict__["_encoder"] is None:
+            self.__dict__["_encoder"] = make_encoder(self.config.encoder)
+        return self.__dict__["_encoder"]
 
     @torch.no_grad()
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:

@@ -10,8 +10,9 @@ Forward dynamics: the embedded patch tokens of o_t plus the quantised action tok
 model width and also added to every patch token, so each patch sees the action without having to attend to it)
 pass through spatial blocks whose normalisation is modulated by the action (adaLN-Zero); a linear head maps every patch token to its target (the normalised change).
 
-The inverse embedding also adds a projection of the frame difference to the tokens of frame t+k when
-``difference_input`` is on, so motion is explicit at the first layer.
+The inverse embedding also adds to the tokens of frame t+k a projection of the frame difference
+(``difference_input``) and a factored product of both frames (``multiplicative_input``), so that motion, a
+relation between the frames, is explicit at the first layer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,19 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from lerobot_wbvla.lam.configuration_lam import STTransformerLAMConfig
+
+
+class FactoredProduct(nn.Module):
+    """out = W_o ((W_a x_t) * (W_b x_tk)), token by token: a factored bilinear map of the two frames."""
+
+    def __init__(self, in_dim: int, out_dim: int, factors: int) -> None:
+        super().__init__()
+        self.a = nn.Linear(in_dim, factors)
+        self.b = nn.Linear(in_dim, factors)
+        self.out = nn.Linear(factors, out_dim)
+
+    def forward(self, x_t: torch.Tensor, x_tk: torch.Tensor) -> torch.Tensor:
+        return self.out(self.a(x_t) * self.b(x_tk))
 
 
 class Attention(nn.Module):
@@ -120,6 +134,11 @@ class STTransformerDynamics(nn.Module):
         # Inverse dynamics (encoder).
         self.embed = nn.Linear(token_dim, dim)
         self.embed_diff = nn.Linear(token_dim, dim) if config.difference_input else None
+        self.relate = (
+            FactoredProduct(token_dim, dim, config.multiplicative_factors * dim)
+            if config.multiplicative_input
+            else None
+        )
         self.pos = nn.Parameter(torch.randn(1, 1, num_tokens, dim) * 0.02)
         self.frame_emb = nn.Parameter(torch.randn(1, 2, 1, dim) * 0.02)
         self.queries = nn.Parameter(torch.randn(1, 1, q, dim) * 0.02)
@@ -142,8 +161,12 @@ class STTransformerDynamics(nn.Module):
     def infer_latent(self, x_t: torch.Tensor, x_tk: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
         b = x_t.shape[0]
         frames = torch.stack([self.embed(x_t), self.embed(x_tk)], dim=1)  # (B, 2, N, dim)
+        extra = torch.zeros_like(frames[:, 1])
         if self.embed_diff is not None:
-            frames = frames + torch.stack([torch.zeros_like(frames[:, 0]), self.embed_diff(diff)], dim=1)
+            extra = extra + self.embed_diff(diff)
+        if self.relate is not None:
+            extra = extra + self.relate(x_t, x_tk)
+        frames = frames + torch.stack([torch.zeros_like(extra), extra], dim=1)
         frames = frames + self.pos + self.frame_emb
         queries = (self.queries + self.frame_emb).expand(b, -1, -1, -1)
         x = torch.cat([frames, queries], dim=2)  # (B, 2, N + Q, dim)

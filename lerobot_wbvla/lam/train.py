@@ -271,6 +271,8 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
             metrics_log.truncate_after(start_step)
         logger.info("resumed from %s at step %d", resume_from, start_step)
     raw = accelerator.unwrap_model(model)
+    if cfg.data.on_the_fly:
+        raw.encoder.to(accelerator.device)
     quantizer = raw.quantizer
     mcfg = cfg.lam.model
 
