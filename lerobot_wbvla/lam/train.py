@@ -289,7 +289,6 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
         ),
         num_workers=cfg.data.num_workers,
     )
-    restart_gen = torch.Generator().manual_seed(cfg.seed + 17)
     sums: dict[str, float] = {}
     counts = torch.zeros(quantizer.codebook_size)
     n_logged, samples, t_log = 0, 0, time.perf_counter()
@@ -325,6 +324,8 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
         quantizer.update_usage(batch_counts)
         counts += batch_counts.cpu()
         if mcfg.restart_every and step % mcfg.restart_every == 0:
+            # seeded by the step, so a resumed run restarts the same codes as an uninterrupted one
+            restart_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             quantizer.restart_dead_codes(accelerator.gather(out["z"].detach()), restart_gen)
         for key in ("loss", "forward_loss", "copy_baseline_loss", "codebook_loss", "commitment_loss"):
             sums[key] = sums.get(key, 0.0) + float(out[key].detach())
