@@ -30,6 +30,7 @@ import draccus
 import torch
 
 from lerobot_wbvla.hub import HubPushConfig
+from lerobot_wbvla.lam.augment import augment_pixel_pairs
 from lerobot_wbvla.lam.configuration_lam import LAMConfig
 from lerobot_wbvla.lam.data import (
     LAMDataConfig,
@@ -76,6 +77,8 @@ class TrainLAMConfig:
     scheduler: str = "constant"
     # Clip the gradient norm to this value (0 = off).
     grad_clip: float = 1.0
+    # Mirror and recolour both frames of a pair alike (pixel encoder only; see lam/augment.py for why).
+    augment: bool = False
     # Pairs used to measure the feature statistics (normaliser) before training.
     normalizer_pairs: int = 4096
     seed: int = 0
@@ -310,6 +313,11 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
         else:
             tok_t = batch["feat_t"].to(accelerator.device, torch.float32)
             tok_tk = batch["feat_tk"].to(accelerator.device, torch.float32)
+        if cfg.augment:
+            aug_gen = torch.Generator().manual_seed(
+                cfg.seed * 1_000_003 + step * accelerator.num_processes + accelerator.process_index + 7
+            )
+            tok_t, tok_tk = augment_pixel_pairs(tok_t, tok_tk, cfg.lam.encoder, aug_gen)
         with accelerator.autocast():
             out = model(tok_t, tok_tk)
         optimizer.zero_grad(set_to_none=True)

@@ -171,3 +171,28 @@ def test_a_small_lam_learns_the_motion_and_its_codes_control_the_prediction() ->
     assert z0 < 0.4 and code0 < 0.4, (z0, code0)
     # the trained decoder follows the code (random codes predict worse); the fresh one ignores it
     assert gap > 0.15 and abs(gap0) < 0.02, (gap, gap0)
+
+
+def test_augmentation_mirrors_and_recolours_both_frames_alike() -> None:
+    from lerobot_wbvla.lam.augment import augment_pixel_pairs
+
+    cfg = PixelEncoderConfig(image_size=16, patch_size=8)
+    enc = PixelEncoder(cfg)
+    img = torch.randn(64, 3, 16, 16)
+    shifted = torch.roll(img, 1, dims=-1)  # the "next frame": everything moved one pixel right
+    a, b = augment_pixel_pairs(enc(img), enc(shifted), cfg, torch.Generator().manual_seed(0))
+    for i in range(64):
+        out_a = a[i].reshape(2, 2, 3, 8, 8).permute(2, 0, 3, 1, 4).reshape(3, 16, 16)
+        out_b = b[i].reshape(2, 2, 3, 8, 8).permute(2, 0, 3, 1, 4).reshape(3, 16, 16)
+        # a positive gain per channel keeps each channel perfectly correlated with its source
+        flipped = (
+            torch.corrcoef(torch.stack([out_a[0].flatten(), img[i, 0].flip(-1).flatten()]))[0, 1] > 0.999
+        )
+        straight = torch.corrcoef(torch.stack([out_a[0].flatten(), img[i, 0].flatten()]))[0, 1] > 0.999
+        assert flipped != straight
+        expected_b = torch.roll(
+            out_a, -1 if flipped else 1, dims=-1
+        )  # the motion is mirrored with the frames
+        assert torch.allclose(out_b[:, :, 1:-1], expected_b[:, :, 1:-1], atol=1e-5)
+    with pytest.raises(ValueError, match="pixel encoder"):
+        augment_pixel_pairs(a, b, HFVisionEncoderConfig(), torch.Generator())

@@ -1,0 +1,213 @@
+"""Does a LAM trained on CPU for at most 30 minutes carry the motion? Linear probes on held-out generated video.
+
+1. Generate egocentric video with the project's generator (`wbvla-gen-egovideo`): clips of 9 primitives (walk,
+   sidestep, turn, squat, reach, stand still, and sequences of them), each frame labelled with one of 12 motion
+   classes; the generator holds out whole clips (other seeds) as the "heldout" split.
+2. Train a LAM with the project's trainer (`lerobot_wbvla.lam.train.train`, the code behind `wbvla-train-lam`) on
+   the train clips only, for at most `train_minutes` of wall-clock training time (feature cache built before;
+   its time is reported apart).
+3. Probe. For every frame pair (t, t+k) of a clip whose frames share one motion label, take the LAM's
+   continuous latent z and its code(s) (one-hot). A logistic regression (sklearn) is fit on pairs of train clips
+   and scored on pairs of held-out clips only. The same is done for the untrained LAM: the same architecture,
+   freshly initialised with the same seed (so the very weights training started from), with the same data
+   statistics (normaliser) measured on the train clips.
+4. Controllability (after Genie): on held-out pairs, the forward error with random codes minus the error with the
+   inferred codes (normalised-change units, so copying the current frame scores ~1). Perplexity of code use on
+   the held-out pairs.
+
+Writes bench/results/lam_probe.json:
+    {"trained": {"z_probe_accuracy": .., "code_probe_accuracy": ..},
+     "untrained": {"z_probe_accuracy": .., "code_probe_accuracy": ..},
+     "controllability_gap": .., "perplexity": .., "train_minutes": .., + details}
+
+Usage (background, 2 cores): nohup python bench/lam_probe.py --threads=2 > lam_probe.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import draccus
+import numpy as np
+import torch
+
+from lerobot_wbvla.lam.configuration_lam import LAMConfig, PixelEncoderConfig, STTransformerLAMConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _default_lam() -> LAMConfig:
+    """The configuration this benchmark trains; see the module docstring of modeling_lam for the why."""
+    return LAMConfig(
+        # 32 px frames cut into 8 px patches: 16 tokens per frame, global motion still spans pixels at k=6.
+        encoder=PixelEncoderConfig(image_size=32, patch_size=8),
+        model=STTransformerLAMConfig(
+            dim=128, heads=4, encoder_depth=2, decoder_depth=2, latent_dim=32, num_codes=4, codebook_size=16
+        ),
+    )
+
+
+@dataclass
+class ProbeBenchConfig:
+    # torch CPU threads for everything (the acceptance machine: 2 cores).
+    threads: int = 2
+    # Wall-clock budget of the training loop (minutes).
+    train_minutes: float = 30.0
+    # Generated video: number of clips, frame size, held-out share (whole clips, by seed).
+    num_clips: int = 300
+    video_size: int = 64
+    heldout_fraction: float = 0.15
+    video_seed: int = 0
+    # Frames between o_t and o_t+k. 6 frames = 0.2 s at 30 fps: enough motion to see at 32 px.
+    frame_gap: int = 6
+    lam: LAMConfig = field(default_factory=_default_lam)
+    batch_size: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+    # Probe: at most this many labelled train pairs to fit on (all held-out labelled pairs are scored).
+    probe_train_pairs: int = 6000
+    # Reuse this video folder instead of generating one (must hold labels.jsonl with train/heldout splits).
+    video_root: Path | None = None
+    # Work folder (video, cache, run); a temporary one by default, removed at the end unless keep.
+    work_dir: Path | None = None
+    keep: bool = False
+    output: Path = RESULTS / "lam_probe.json"
+
+
+def _latents(model, dataset, indices, batch_size: int = 512, seed: int = 0):
+    from lerobot_wbvla.lam.evaluate import collect_latents
+
+    return collect_latents(model, dataset, [int(i) for i in indices], batch_size=batch_size, seed=seed)
+
+
+def main(cfg: ProbeBenchConfig) -> dict:
+    from lerobot_wbvla.datasets import NO_LABEL
+    from lerobot_wbvla.datasets.egovideo import EgoVideoConfig, generate
+    from lerobot_wbvla.lam.data import LAMDataConfig, build_caches, feature_pairs, make_sources
+    from lerobot_wbvla.lam.evaluate import latent_report, probe_report
+    from lerobot_wbvla.lam.modeling_lam import LatentActionModel
+    from lerobot_wbvla.lam.train import TrainLAMConfig, _fit_normalizer, train
+
+    torch.set_num_threads(cfg.threads)
+    work = Path(cfg.work_dir) if cfg.work_dir else Path(tempfile.mkdtemp(prefix="wbvla-lam-probe-"))
+    work.mkdir(parents=True, exist_ok=True)
+    t_total = time.perf_counter()
+    try:
+        t0 = time.perf_counter()
+        video = cfg.video_root or generate(
+            EgoVideoConfig(
+                out_dir=work / "video",
+                num_clips=cfg.num_clips,
+                height=cfg.video_size,
+                width=cfg.video_size,
+                heldout_fraction=cfg.heldout_fraction,
+                seed=cfg.video_seed,
+                overwrite=True,
+            )
+        )
+        video_seconds = time.perf_counter() - t0
+
+        data = LAMDataConfig(
+            video_root=Path(video), cache_dir=work / "cache", frame_gap=cfg.frame_gap, split="train"
+        )
+        train_cfg = TrainLAMConfig(
+            data=data,
+            lam=cfg.lam,
+            output_dir=work / "run",
+            steps=10**7,
+            max_minutes=cfg.train_minutes,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            seed=cfg.seed,
+            log_every=100,
+            save_every=2000,
+            num_threads=cfg.threads,
+            progress=True,
+        )
+        if train_cfg.output_dir.exists():
+            shutil.rmtree(train_cfg.output_dir)
+        # The cache is built before training (and timed apart), so the budget is spent on training only.
+        t0 = time.perf_counter()
+        sources = make_sources(data)
+        from lerobot_wbvla.lam.encoders import make_encoder
+
+        caches = build_caches(data, make_encoder(cfg.lam.encoder), cfg.lam.encoder, data.cache_dir, sources)
+        cache_seconds = time.perf_counter() - t0
+
+        result_train = train(train_cfg)
+        trained = result_train.model.eval()
+
+        torch.manual_seed(cfg.seed)  # train() seeds the same way before building its model
+        from accelerate.utils import set_seed
+
+        set_seed(cfg.seed)
+        untrained = LatentActionModel(trained.config).eval()
+        train_set = feature_pairs(data, caches, split="train")
+        _fit_normalizer(untrained, train_set, train_cfg.normalizer_pairs, cfg.seed, on_the_fly=False)
+        heldout_set = feature_pairs(data, caches, split="heldout")
+
+        rng = np.random.default_rng(cfg.seed)
+        train_labels = np.asarray(train_set.labels)
+        held_labels = np.asarray(heldout_set.labels)
+        train_idx = np.flatnonzero(train_labels != NO_LABEL)
+        if len(train_idx) > cfg.probe_train_pairs:
+            train_idx = np.sort(rng.choice(train_idx, cfg.probe_train_pairs, replace=False))
+        held_idx = np.flatnonzero(held_labels != NO_LABEL)
+
+        out: dict = {}
+        for name, model in (("trained", trained), ("untrained", untrained)):
+            lat_train = _latents(model, train_set, train_idx, seed=cfg.seed)
+            lat_held = _latents(model, heldout_set, held_idx, seed=cfg.seed)
+            probes = probe_report(model, lat_train, lat_held)
+            out[name] = {
+                "z_probe_accuracy": probes["z_probe"]["accuracy"],
+                "code_probe_accuracy": probes["code_probe"]["accuracy"],
+                "z_probe_balanced_accuracy": probes["z_probe"]["balanced_accuracy"],
+                "code_probe_balanced_accuracy": probes["code_probe"]["balanced_accuracy"],
+                "majority_class_accuracy": probes["z_probe"]["chance_accuracy"],
+                "heldout": {k: v for k, v in latent_report(model, lat_held).items() if k != "code_counts"},
+            }
+        held = out["trained"]["heldout"]
+        result = {
+            "trained": out["trained"],
+            "untrained": out["untrained"],
+            "controllability_gap": held["controllability_gap"],
+            "perplexity": held["perplexity"],
+            "train_minutes": result_train.train_seconds / 60,
+            "train_steps": result_train.step,
+            "probe": {
+                "train_pairs": len(train_idx),
+                "heldout_pairs": len(held_idx),
+                "classes": train_set.class_names if hasattr(train_set, "class_names") else None,
+                "heldout_class_counts": np.bincount(held_labels[held_idx], minlength=12).tolist(),
+                "method": "sklearn LogisticRegression(C=1, lbfgs) on standardised z / raw one-hot codes; "
+                "fit on train-clip pairs, scored on held-out-clip pairs",
+            },
+            "frame_gap": cfg.frame_gap,
+            "lam": draccus.encode(cfg.lam),
+            "video": {"num_clips": cfg.num_clips, "size": cfg.video_size, "seconds": video_seconds},
+            "cache_build_seconds": cache_seconds,
+            "total_minutes": (time.perf_counter() - t_total) / 60,
+            "threads": cfg.threads,
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+        }
+        cfg.output.parent.mkdir(parents=True, exist_ok=True)
+        tmp_out = cfg.output.with_name(f".{cfg.output.name}.tmp")
+        tmp_out.write_text(json.dumps(result, indent=2) + "\n")
+        os.replace(tmp_out, cfg.output)
+        print(json.dumps(result, indent=2))
+        return result
+    finally:
+        if not cfg.keep and not cfg.work_dir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(draccus.parse(ProbeBenchConfig))
