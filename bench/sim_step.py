@@ -27,7 +27,6 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import draccus  # noqa: E402
 import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from lerobot_wbvla.envs.agibot_x2.baselines import hold_action  # noqa: E402
@@ -106,14 +105,17 @@ def main(cfg: SimStepConfig) -> dict:
 
     # Breakdown of one env step (each part alone, same state).
     n = max(100, cfg.env_steps // 5)
-    command = env.robot._parse(action)  # the robot's own validation path, as send_action runs it
-    sent = {k: float(v) for k, v in zip(command, action, strict=True)}
+    # Each part as env.step runs it: the robot's validation/clamp, the twin command the sim backend stores, the
+    # env's state observation (agent_pos vector).
+    command, _ = env.robot._clamp(env.robot._parse(action))
     breakdown = {
         "mj_step_x_physics_steps": 1e6 / raw_steps_per_s * physics_per_env_step,
         "twin_advance_total": _per_call_us(lambda: sim.advance(1.0 / env.fps), n),
-        "twin_set_command": _per_call_us(lambda: sim.set_command(sent), n),
+        "twin_set_command": _per_call_us(
+            lambda: sim.set_whole_body(command.arm_targets, command.grippers, command.loco), n
+        ),
         "robot_validate_and_clamp": _per_call_us(lambda: env.robot._clamp(env.robot._parse(action)), n),
-        "observation_state": _per_call_us(lambda: np.array(list(sim.observation().values())), n),
+        "observation_state": _per_call_us(env._observation, n),
         "success_check": _per_call_us(lambda: env.success_check(sim.data), n),
     }
     breakdown["twin_python_in_advance"] = (

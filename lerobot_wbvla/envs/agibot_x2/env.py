@@ -171,8 +171,8 @@ class AgibotX2Env(gym.Env):
 
     def _observation(self) -> dict[str, Any]:
         sim = self.sim
-        state = sim.observation()
-        obs: dict[str, Any] = {"agent_pos": np.array([state[k] for k in STATE_KEYS], dtype=np.float32)}
+        # The twin's state vector is in joints.STATE_KEYS order (the robot's observation dict, as an array).
+        obs: dict[str, Any] = {"agent_pos": sim.state_vector().astype(np.float32)}
         if self.obs_type == "pixels_agent_pos":
             obs["pixels"] = {"head": sim.render("head")}
         return obs

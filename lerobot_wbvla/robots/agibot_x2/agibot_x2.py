@@ -17,7 +17,6 @@ Safety lives here, in front of every backend:
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ from lerobot.robots.robot import Robot
 
 from .backend import LocoCommand, WholeBodyCommand, X2Backend
 from .config_agibot_x2 import AgibotX2Config
-from .joints import ACTION_KEYS, ARM_JOINTS, GRIPPERS, LOCO_KEYS, STATE_KEYS
+from .joints import ACTION_KEYS, ARM_JOINTS, GRIPPERS, STATE_KEYS
 from .params import joint_params
 
 logger = logging.getLogger(__name__)
@@ -66,13 +65,24 @@ class AgibotX2(Robot):
         self.config = config
         self.backend: X2Backend | None = None
         self._lock = threading.RLock()
-        self._last_arm: dict[str, float] = {}
-        self._last_grip: dict[str, float] = {}
+        # Last sent arm targets and gripper closures (ACTION_KEYS order): the per-tick step limits start here.
+        self._last_pos = np.zeros(len(ARM_JOINTS) + len(GRIPPERS))
         self._last_action_time = 0.0
         self._safe_state: str | None = None  # "hold"/"damp" after a timeout or fault, None while commanded
         self._watchdog: threading.Thread | None = None
         self._stop = threading.Event()
         self._ranges = {j: joint_params(j).range for j in ARM_JOINTS}
+        # Limits over the action vector (ACTION_KEYS order: arms, grippers, vx, vy, yaw_rate; loco.height is
+        # clamped apart, 0 = nominal height) and per-tick steps over arms + grippers, built once: _clamp runs on
+        # every control tick.
+        c = config
+        self._n_pos = len(ARM_JOINTS) + len(GRIPPERS)
+        self._lo = np.array([self._ranges[j][0] for j in ARM_JOINTS] + [0.0] * len(GRIPPERS))
+        self._hi = np.array([self._ranges[j][1] for j in ARM_JOINTS] + [1.0] * len(GRIPPERS))
+        self._lo = np.concatenate([self._lo, [-c.max_vx, -c.max_vy, -c.max_yaw_rate]])
+        self._hi = np.concatenate([self._hi, [c.max_vx, c.max_vy, c.max_yaw_rate]])
+        self._step = np.array([c.max_joint_step] * len(ARM_JOINTS) + [c.max_gripper_step] * len(GRIPPERS))
+        self._neg_step = -self._step
 
     # ------------------------------------------------------------------ features
     @cached_property
@@ -161,8 +171,9 @@ class AgibotX2(Robot):
         with self._lock:
             backend = self._require_connected()
             values = self._parse(action)
-            bad = [k for k, v in values.items() if not math.isfinite(v)]
-            if bad:
+            finite = np.isfinite(values)
+            if not finite.all():
+                bad = [k for k, ok in zip(ACTION_KEYS, finite.tolist(), strict=True) if not ok]
                 self._enter_safe_state("hold")
                 raise ActionError(
                     f"agibot_x2 action has non-finite values for {bad}; the robot now holds its pose. "
@@ -170,13 +181,13 @@ class AgibotX2(Robot):
                 )
             command, sent = self._clamp(values)
             backend.send_command(command)
-            self._last_arm = dict(command.arm_targets)
-            self._last_grip = dict(command.grippers)
+            self._last_pos = np.array([sent[k] for k in ACTION_KEYS[: self._n_pos]])
             self._last_action_time = time.monotonic()
             self._safe_state = None
         return sent
 
-    def _parse(self, action: Mapping[str, Any] | np.ndarray) -> dict[str, float]:
+    def _parse(self, action: Mapping[str, Any] | np.ndarray) -> np.ndarray:
+        """The action as a float64 vector in ACTION_KEYS order (a dict is checked for unknown/missing keys)."""
         if not isinstance(action, Mapping):
             arr = np.asarray(action, dtype=float)
             if arr.ndim != 1 or arr.shape[0] != len(ACTION_KEYS):
@@ -184,7 +195,7 @@ class AgibotX2(Robot):
                     f"agibot_x2 action vector has shape {arr.shape}; expected ({len(ACTION_KEYS)},) in the order "
                     f"{list(ACTION_KEYS)}"
                 )
-            return dict(zip(ACTION_KEYS, arr.tolist(), strict=True))
+            return arr
         unknown = sorted(set(action) - set(ACTION_KEYS))
         if unknown:
             raise ActionError(
@@ -193,49 +204,45 @@ class AgibotX2(Robot):
         missing = [k for k in ACTION_KEYS if k not in action]
         if missing:
             raise ActionError(f"agibot_x2 action is missing key(s) {missing}; expected {list(ACTION_KEYS)}")
-        out: dict[str, float] = {}
-        for k in ACTION_KEYS:
+        out = np.empty(len(ACTION_KEYS))
+        for i, k in enumerate(ACTION_KEYS):
             v = action[k]
             arr = np.asarray(v, dtype=float)
             if arr.size != 1:
                 raise ActionError(f"agibot_x2 action key {k!r} must be a scalar, got shape {arr.shape}")
-            out[k] = float(arr.reshape(()))
+            out[i] = float(arr.reshape(()))
         return out
 
-    def _clamp(self, values: dict[str, float]) -> tuple[WholeBodyCommand, dict[str, float]]:
+    def _clamp(self, values: np.ndarray) -> tuple[WholeBodyCommand, dict[str, float]]:
+        """Joint ranges, per-tick steps and loco limits applied to a finite action vector (ACTION_KEYS order);
+        returns the backend command and the sent action dict. Vectorised over arms + grippers + vx/vy/yaw_rate
+        (one numpy op per stage: this runs on every control tick)."""
         cfg = self.config
-        arm: dict[str, float] = {}
-        for j in ARM_JOINTS:
-            lo, hi = self._ranges[j]
-            q = min(max(values[f"{j}.pos"], lo), hi)
-            prev = self._last_arm[j]
-            arm[j] = prev + min(max(q - prev, -cfg.max_joint_step), cfg.max_joint_step)
-        grip: dict[str, float] = {}
-        for g in GRIPPERS:
-            c = min(max(values[f"{g}.pos"], 0.0), 1.0)
-            prev = self._last_grip[g]
-            grip[g] = prev + min(max(c - prev, -cfg.max_gripper_step), cfg.max_gripper_step)
-        height = values["loco.height"]
+        minimum, maximum = np.minimum, np.maximum
+        n_pos = self._n_pos
+        clipped = minimum(maximum(values[: n_pos + 3], self._lo), self._hi)
+        prev = self._last_pos
+        pos = prev + minimum(maximum(clipped[:n_pos] - prev, self._neg_step), self._step)
+        height = float(values[n_pos + 3])
         if height > 0:
             height = min(max(height, cfg.height_range[0]), cfg.height_range[1])
         else:
             height = 0.0  # nominal standing height
-        loco = LocoCommand(
-            vx=min(max(values["loco.vx"], -cfg.max_vx), cfg.max_vx),
-            vy=min(max(values["loco.vy"], -cfg.max_vy), cfg.max_vy),
-            yaw_rate=min(max(values["loco.yaw_rate"], -cfg.max_yaw_rate), cfg.max_yaw_rate),
-            height=height,
+        sent_values = pos.tolist() + clipped[n_pos:].tolist() + [height]
+        sent = dict(zip(ACTION_KEYS, sent_values, strict=True))
+        n_arm = len(ARM_JOINTS)
+        command = WholeBodyCommand(
+            arm_targets=dict(zip(ARM_JOINTS, sent_values[:n_arm], strict=True)),
+            grippers=dict(zip(GRIPPERS, sent_values[n_arm:n_pos], strict=True)),
+            loco=LocoCommand(*sent_values[n_pos:]),
         )
-        sent = {f"{j}.pos": q for j, q in arm.items()}
-        sent.update({f"{g}.pos": c for g, c in grip.items()})
-        sent.update(dict(zip(LOCO_KEYS, (loco.vx, loco.vy, loco.yaw_rate, loco.height), strict=True)))
-        return WholeBodyCommand(arm_targets=arm, grippers=grip, loco=loco), sent
+        return command, sent
 
     # ------------------------------------------------------------------ safety
     def _sync_targets_to_state(self) -> None:
         state = self.backend.read_state()
-        self._last_arm = {j: float(state[f"{j}.pos"]) for j in ARM_JOINTS}
-        self._last_grip = {g: float(min(max(state[f"{g}.pos"], 0.0), 1.0)) for g in GRIPPERS}
+        arm = [float(state[f"{j}.pos"]) for j in ARM_JOINTS]
+        self._last_pos = np.array(arm + [float(min(max(state[f"{g}.pos"], 0.0), 1.0)) for g in GRIPPERS])
 
     def _enter_safe_state(self, mode: str) -> None:
         """Hold or damp through the backend; later step limits start from the pose the robot is in."""

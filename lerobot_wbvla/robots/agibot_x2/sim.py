@@ -37,6 +37,7 @@ from .joints import (  # noqa: E402
     HEAD_JOINTS,
     LEG_JOINTS,
     LOCO_KEYS,
+    STATE_KEYS,
     WAIST_JOINTS,
     mjcf_joint_name,
 )
@@ -115,6 +116,8 @@ class X2Sim:
         self._renderers: dict[str, mujoco.Renderer] = {}
         self._scene_option = mujoco.MjvOption()
         self._physics_steps_per_lower = max(1, round(cfg.physics_hz / cfg.lower_body_hz))
+        # Pelvis height limits of the squat IK (constants of params.py; computed once, read every lower-body tick).
+        self._nominal_h, self._min_h, self._max_h = lb.nominal_height(), lb.min_height(), lb.max_height()
         self.reset(0)
 
     # ------------------------------------------------------------------ setup
@@ -141,6 +144,43 @@ class X2Sim:
         comp = WAIST_JOINTS + ARM_JOINTS + HEAD_JOINTS
         self._comp_dofs = np.array([self.vadr[j] for j in comp], dtype=int)
         self._comp_limit = np.array([P.joint_params(j).torque for j in comp])
+        # Hot-path views, built once (the per-physics-step Python is what limits the twin's speed, see
+        # bench/sim_step.py). Gravity compensation works on one contiguous dof span so that it is two in-place
+        # ufuncs on views of MjData; dofs inside the span that are not compensated (the gripper fingers, which
+        # sit between the arm joints in the body tree) get limit 0, i.e. their qfrc_applied stays 0.
+        lo, hi = int(self._comp_dofs.min()), int(self._comp_dofs.max()) + 1
+        span_limit = np.zeros(hi - lo)
+        span_limit[self._comp_dofs - lo] = self._comp_limit
+        self._comp_bias = self.data.qfrc_bias[lo:hi]
+        self._comp_applied = self.data.qfrc_applied[lo:hi]
+        self._comp_hi = span_limit
+        self._comp_lo = -span_limit
+        # Actuator ids in the order _apply_ctrl writes them: body joints, then grippers.
+        self._ctrl_ids = np.array([self.act[j] for j in BODY_JOINTS + GRIPPERS], dtype=int)
+        # Command slots by action key: (is_gripper, name, lo, hi); loco keys are handled apart.
+        self._arm_range = {j: mjcf.joint_range(j) for j in ARM_JOINTS}
+        self._arm_slots = {f"{j}.pos": (j, *self._arm_range[j]) for j in ARM_JOINTS}
+        self._grip_slots = {f"{g}.pos": g for g in GRIPPERS}
+        # State vector layout (joints.STATE_KEYS): joint pos, joint vel, IMU, foot contacts.
+        n_body, n_all = len(BODY_JOINTS), len(BODY_JOINTS) + len(GRIPPERS)
+        self._state_qadr = np.array([self.qadr[j] for j in BODY_JOINTS + GRIPPERS], dtype=int)
+        self._state_vadr = np.array([self.vadr[j] for j in BODY_JOINTS + GRIPPERS], dtype=int)
+        self._grip_pos = slice(n_body, n_all)  # the grippers inside the pos (and the vel) block
+        imu = [self.sensor_adr["imu_quat"] + i for i in range(4)]
+        imu += [self.sensor_adr[n] + i for n in ("imu_gyro", "imu_acc") for i in range(3)]
+        self._imu_adr = np.array(imu, dtype=int)
+        self._imu_slice = slice(2 * n_all, 2 * n_all + len(imu))
+        self._contact_slice = slice(2 * n_all + len(imu), 2 * n_all + len(imu) + len(FOOT_CONTACT_KEYS))
+        self._state_size = self._contact_slice.stop
+        if self._state_size != len(STATE_KEYS):
+            raise RuntimeError(f"state vector has {self._state_size} entries, STATE_KEYS {len(STATE_KEYS)}")
+        # Foot pads in FOOT_CONTACT_KEYS order; pad geom id -> its slot; the robot's geom ids.
+        pad_order = [key.split(".", 1)[1] for key in FOOT_CONTACT_KEYS]
+        self._pad_order = pad_order
+        self._pad_ids = np.array([self.pad_geoms[p] for p in pad_order], dtype=int)
+        self._pad_half_h = m.geom_size[self._pad_ids, 2].copy()
+        self._pad_slot_of_geom = {int(gid): i for i, gid in enumerate(self._pad_ids)}
+        self._robot_geom_ids = frozenset(np.flatnonzero(self._robot_geom).tolist())
 
     def set_gains(self, gains: Mapping[str, tuple[float, float]]) -> None:
         """Set PD gains (kp, kd) per body joint; joints not named keep the defaults of params.py."""
@@ -177,9 +217,12 @@ class X2Sim:
                 adr = m.jnt_qposadr[m.joint(f"{g}_finger_{finger}_joint").id]
                 d.qpos[adr] = P.GRIPPER_STROKE
         self.loco = LocoCommand()
-        self.base_xy = np.zeros(2)
+        # Planar base state as plain floats (the per-physics-step update runs in Python); base_xy / base_vel
+        # expose them as arrays.
+        self._base_x = self._base_y = 0.0
         self.base_yaw = 0.0
-        self.base_vel = np.zeros(3)  # vx, vy (base frame), yaw rate
+        self._base_vx = self._base_vy = self._base_wz = 0.0  # vx, vy (base frame), yaw rate
+        self._legs_height = self.height  # pelvis height the leg targets were last computed for
         if self._arm_damped:
             self.set_arm_damping(False)
         self.lower_body.reset()
@@ -208,24 +251,79 @@ class X2Sim:
 
         Keys left out keep their previous values. Targets are clipped to the joint ranges. Unknown keys raise
         KeyError naming them, NaN/inf ValueError (nothing applied). Step limits are the robot's job (agibot_x2.py)."""
-        bad = [k for k, v in action.items() if not math.isfinite(float(v))]
+        values = [(key, float(value)) for key, value in action.items()]
+        bad = [k for k, v in values if not math.isfinite(v)]
         if bad:
             raise ValueError(f"Non-finite whole-body action values for {bad}; nothing was applied")
-        for key, value in action.items():
-            if key in LOCO_KEYS:
-                setattr(self.loco, key.split(".", 1)[1], float(value))
-                continue
-            name, _, suffix = key.rpartition(".")
-            if suffix != "pos" or name not in ARM_JOINTS + GRIPPERS:
-                raise KeyError(
-                    f"Unknown whole-body action key {key!r}; expected '<arm joint>.pos', '<gripper>.pos' or "
-                    f"one of {LOCO_KEYS}"
-                )
-            if name in GRIPPERS:
-                self.grippers[name] = float(np.clip(value, 0.0, 1.0))
+        known = self._arm_slots.keys() | self._grip_slots.keys() | set(LOCO_KEYS)
+        unknown = [k for k, _ in values if k not in known]
+        if unknown:
+            raise KeyError(
+                f"Unknown whole-body action key(s) {unknown}; expected '<arm joint>.pos', '<gripper>.pos' or "
+                f"one of {LOCO_KEYS}; nothing was applied"
+            )
+        arm: dict[str, float] = {}
+        grippers: dict[str, float] = {}
+        loco: dict[str, float] = {}
+        for key, value in values:
+            if key in self._arm_slots:
+                arm[self._arm_slots[key][0]] = value
+            elif key in self._grip_slots:
+                grippers[self._grip_slots[key]] = value
             else:
-                lo, hi = mjcf.joint_range(name)
-                self.targets[name] = float(np.clip(value, lo, hi))
+                loco[key[5:]] = value  # "loco.<field>"
+        self._store_command(arm, grippers, loco)
+
+    def set_whole_body(
+        self, arm_targets: Mapping[str, float], grippers: Mapping[str, float], loco: LocoCommand
+    ) -> None:
+        """`set_command` for a command already keyed by joint (the sim backend's per-tick path: no action keys
+        to parse). Same clipping and errors: unknown names KeyError, NaN/inf ValueError (nothing applied)."""
+        isfinite, ranges = math.isfinite, self._arm_range
+        bad: list[str] = []
+        arm: dict[str, float] = {}
+        for name, value in arm_targets.items():
+            value = float(value)
+            if not isfinite(value):
+                bad.append(name)
+            elif name in ranges:
+                lo, hi = ranges[name]
+                arm[name] = min(max(value, lo), hi)
+            else:
+                raise KeyError(f"Unknown arm joint {name!r}; known: {', '.join(ARM_JOINTS)}; nothing was applied")
+        grip: dict[str, float] = {}
+        for name, value in grippers.items():
+            value = float(value)
+            if not isfinite(value):
+                bad.append(name)
+            elif name in self.grippers:
+                grip[name] = min(max(value, 0.0), 1.0)
+            else:
+                raise KeyError(f"Unknown gripper {name!r}; known: {', '.join(GRIPPERS)}; nothing was applied")
+        fields = (("vx", loco.vx), ("vy", loco.vy), ("yaw_rate", loco.yaw_rate), ("height", loco.height))
+        loco_values = [(name, float(value)) for name, value in fields]
+        bad += [f"loco.{name}" for name, value in loco_values if not isfinite(value)]
+        if bad:
+            raise ValueError(f"Non-finite whole-body command values for {bad}; nothing was applied")
+        self.targets.update(arm)
+        self.grippers.update(grip)
+        for name, value in loco_values:
+            setattr(self.loco, name, value)
+        if self._arm_damped:
+            self.set_arm_damping(False)
+
+    def _store_command(
+        self, arm: dict[str, float], grippers: dict[str, float], loco: dict[str, float]
+    ) -> None:
+        """Store validated, finite values: arm targets clipped to the joint ranges, grippers to [0, 1]."""
+        targets, ranges = self.targets, self._arm_range
+        for name, value in arm.items():
+            lo, hi = ranges[name]
+            targets[name] = min(max(value, lo), hi)
+        for name, value in grippers.items():
+            self.grippers[name] = min(max(value, 0.0), 1.0)
+        for name, value in loco.items():
+            setattr(self.loco, name, value)
         if self._arm_damped:
             self.set_arm_damping(False)
 
@@ -255,64 +353,101 @@ class X2Sim:
         that the mean rate is exact and the result deterministic)."""
         if not math.isfinite(dt) or dt < 0:
             raise ValueError(f"advance(dt) needs a finite dt >= 0, got {dt}")
-        h = self.model.opt.timestep
+        m, d = self.model, self.data
+        h = m.opt.timestep
         self._pending_time += dt
         n = int(math.floor(self._pending_time / h + 1e-9))
         self._pending_time -= n * h
-        for _ in range(n):
-            self._physics_step()
-
-    def _physics_step(self) -> None:
-        m, d = self.model, self.data
-        h = m.opt.timestep
-        if self._step_count % self._physics_steps_per_lower == 0:
-            self._update_lower_body(h * self._physics_steps_per_lower)
-        if self.kinematic:
-            self._update_base(h)
+        if n == 0:
+            return
+        # Per physics step, in this order: lower-body tick (every `per_lower` steps), planar base (kinematic),
+        # PD targets -> ctrl, gravity compensation, mj_step. Targets only change between advance() calls and at
+        # lower-body ticks, so ctrl is written once here and again only when a tick changed them.
         self._apply_ctrl()
-        if self.config.arm_gravity_compensation:
-            # qfrc_bias is from the previous step's forward pass (gravity + Coriolis at the current state).
-            d.qfrc_applied[self._comp_dofs] = np.clip(
-                d.qfrc_bias[self._comp_dofs], -self._comp_limit, self._comp_limit
-            )
-        mujoco.mj_step(m, d)
-        self._step_count += 1
+        per_lower = self._physics_steps_per_lower
+        lower_dt = h * per_lower
+        kinematic = self.kinematic
+        compensate = self.config.arm_gravity_compensation
+        bias, applied, comp_lo, comp_hi = self._comp_bias, self._comp_applied, self._comp_lo, self._comp_hi
+        minimum, maximum, mj_step = np.minimum, np.maximum, mujoco.mj_step
+        loco = self.loco
+        # The base update is a no-op at rest under a zero command (loco cannot change inside advance()).
+        loco_zero = loco.vx == 0.0 and loco.vy == 0.0 and loco.yaw_rate == 0.0
+        base_moving = kinematic and not (loco_zero and self._base_at_rest())
+        for _ in range(n):
+            height_changed = False
+            if self._step_count % per_lower == 0:
+                changed, height_changed = self._update_lower_body(lower_dt)
+                if changed:
+                    self._apply_ctrl()
+            if base_moving or (kinematic and height_changed):
+                self._update_base(h)
+                base_moving = not (loco_zero and self._base_at_rest())
+            if compensate:
+                # qfrc_bias is from the previous step's forward pass (gravity + Coriolis at the current state);
+                # clipped to the torque limits (min then max == np.clip for lo <= hi).
+                minimum(bias, comp_hi, applied)
+                maximum(applied, comp_lo, applied)
+            mj_step(m, d)
+            self._step_count += 1
 
-    def _update_lower_body(self, dt: float) -> None:
-        target_h = self.loco.height if self.loco.height > 0 else lb.nominal_height()
-        target_h = min(max(target_h, lb.min_height()), lb.max_height())
+    def _update_lower_body(self, dt: float) -> tuple[bool, bool]:
+        """One lower-body tick; returns (targets changed, pelvis height changed)."""
+        target_h = self.loco.height if self.loco.height > 0 else self._nominal_h
+        target_h = min(max(target_h, self._min_h), self._max_h)
         if self.kinematic:
             step = BASE_HEIGHT_RATE * dt
             self.height += max(-step, min(step, target_h - self.height))
+            if self.height == self._legs_height:  # same height, same squat-IK pose: nothing to do
+                return False, False
+            self._legs_height = self.height
             self.targets.update(lb.stance_leg_pose(self.height))
-        else:
-            legs = self.lower_body.compute(self.state(), self.loco, dt)
-            bad = set(legs) - set(LEG_JOINTS) - set(WAIST_JOINTS)
-            if bad:
-                raise KeyError(f"Lower-body controller returned non-leg/waist joints: {sorted(bad)}")
-            self.targets.update(legs)
+            return True, True
+        legs = self.lower_body.compute(self.state(), self.loco, dt)
+        bad = set(legs) - set(LEG_JOINTS) - set(WAIST_JOINTS)
+        if bad:
+            raise KeyError(f"Lower-body controller returned non-leg/waist joints: {sorted(bad)}")
+        self.targets.update(legs)
+        return True, False
 
     def _update_base(self, h: float) -> None:
-        cmd = np.array([self.loco.vx, self.loco.vy, self.loco.yaw_rate])
-        limit = np.array([BASE_LIN_ACC, BASE_LIN_ACC, BASE_YAW_ACC]) * h
-        self.base_vel += np.clip(cmd - self.base_vel, -limit, limit)
+        """Acceleration-limited planar velocity, integrated in the world frame (plain floats: runs per step)."""
+        loco = self.loco
+        lin, yaw = BASE_LIN_ACC * h, BASE_YAW_ACC * h
+        vx = self._base_vx + min(max(loco.vx - self._base_vx, -lin), lin)
+        vy = self._base_vy + min(max(loco.vy - self._base_vy, -lin), lin)
+        wz = self._base_wz + min(max(loco.yaw_rate - self._base_wz, -yaw), yaw)
+        self._base_vx, self._base_vy, self._base_wz = vx, vy, wz
         c, s = math.cos(self.base_yaw), math.sin(self.base_yaw)
-        vx, vy, wz = self.base_vel
-        self.base_xy += h * np.array([c * vx - s * vy, s * vx + c * vy])
+        self._base_x += h * (c * vx - s * vy)
+        self._base_y += h * (s * vx + c * vy)
         self.base_yaw += h * wz
         self._write_mocap()
 
+    def _base_at_rest(self) -> bool:
+        return self._base_vx == 0.0 and self._base_vy == 0.0 and self._base_wz == 0.0
+
+    @property
+    def base_xy(self) -> np.ndarray:
+        """Planar base position (world, m) of the kinematic base controller (a copy)."""
+        return np.array([self._base_x, self._base_y])
+
+    @property
+    def base_vel(self) -> np.ndarray:
+        """Planar base velocity (vx, vy in the base frame, m/s; yaw rate, rad/s) of the kinematic base (a copy)."""
+        return np.array([self._base_vx, self._base_vy, self._base_wz])
+
     def _write_mocap(self) -> None:
         d = self.data
-        d.mocap_pos[self.mocap_id] = (self.base_xy[0], self.base_xy[1], self.height + 0.001)
+        d.mocap_pos[self.mocap_id] = (self._base_x, self._base_y, self.height + 0.001)
         d.mocap_quat[self.mocap_id] = (math.cos(self.base_yaw / 2), 0.0, 0.0, math.sin(self.base_yaw / 2))
 
     def _apply_ctrl(self) -> None:
-        d = self.data
-        for j, q in self.targets.items():
-            d.ctrl[self.act[j]] = q
-        for g, c in self.grippers.items():
-            d.ctrl[self.act[g]] = P.GRIPPER_STROKE * (1.0 - c)
+        """PD targets and gripper openings -> data.ctrl (one vectorised write)."""
+        targets, grippers = self.targets, self.grippers
+        ctrl = [targets[j] for j in BODY_JOINTS]
+        ctrl += [P.GRIPPER_STROKE * (1.0 - grippers[g]) for g in GRIPPERS]
+        self.data.ctrl[self._ctrl_ids] = ctrl
 
     # ------------------------------------------------------------------ readout
     @property
@@ -322,31 +457,23 @@ class X2Sim:
     def _gripper_closure(self, g: str) -> float:
         return float(1.0 - self.data.qpos[self.qadr[g]] / P.GRIPPER_STROKE)
 
+    def state_vector(self) -> np.ndarray:
+        """Robot observation without images as a float64 vector in joints.STATE_KEYS order."""
+        d = self.data
+        out = np.empty(self._state_size)
+        n_all = len(self._state_qadr)
+        pos, vel = out[:n_all], out[n_all : 2 * n_all]
+        d.qpos.take(self._state_qadr, out=pos)
+        d.qvel.take(self._state_vadr, out=vel)
+        pos[self._grip_pos] = 1.0 - pos[self._grip_pos] / P.GRIPPER_STROKE
+        vel[self._grip_pos] = -vel[self._grip_pos] / P.GRIPPER_STROKE
+        d.sensordata.take(self._imu_adr, out=out[self._imu_slice])
+        out[self._contact_slice] = self._foot_contact_vector()
+        return out
+
     def state(self) -> dict[str, float]:
         """Robot observation without images (joints.STATE_KEYS)."""
-        d = self.data
-        obs: dict[str, float] = {}
-        for j in BODY_JOINTS:
-            obs[f"{j}.pos"] = float(d.qpos[self.qadr[j]])
-        for g in GRIPPERS:
-            obs[f"{g}.pos"] = self._gripper_closure(g)
-        for j in BODY_JOINTS:
-            obs[f"{j}.vel"] = float(d.qvel[self.vadr[j]])
-        for g in GRIPPERS:
-            obs[f"{g}.vel"] = float(-d.qvel[self.vadr[g]] / P.GRIPPER_STROKE)
-        q = d.sensordata[self.sensor_adr["imu_quat"] : self.sensor_adr["imu_quat"] + 4]
-        gyro = d.sensordata[self.sensor_adr["imu_gyro"] : self.sensor_adr["imu_gyro"] + 3]
-        acc = d.sensordata[self.sensor_adr["imu_acc"] : self.sensor_adr["imu_acc"] + 3]
-        for k, v in zip(("w", "x", "y", "z"), q, strict=True):
-            obs[f"imu.quat_{k}"] = float(v)
-        for k, v in zip(("x", "y", "z"), gyro, strict=True):
-            obs[f"imu.gyro_{k}"] = float(v)
-        for k, v in zip(("x", "y", "z"), acc, strict=True):
-            obs[f"imu.acc_{k}"] = float(v)
-        contacts = self.foot_contacts()
-        for key in FOOT_CONTACT_KEYS:
-            obs[key] = contacts[key.split(".", 1)[1]]
-        return obs
+        return dict(zip(STATE_KEYS, self.state_vector().tolist(), strict=True))
 
     def observation(self) -> dict[str, float]:
         """The robot observation dict of docs/CONTRACTS.md without images."""
@@ -355,19 +482,21 @@ class X2Sim:
     def foot_contacts(self) -> dict[str, float]:
         """1.0 per heel/toe pad touching something outside the robot (physical mode) or within 1 cm of the floor
         (kinematic mode, where feet-floor contacts are excluded)."""
+        return dict(zip(self._pad_order, self._foot_contact_vector().tolist(), strict=True))
+
+    def _foot_contact_vector(self) -> np.ndarray:
+        """foot_contacts() as a vector in FOOT_CONTACT_KEYS order."""
         d = self.data
-        out = dict.fromkeys(mjcf.FOOT_PADS, 0.0)
+        out = np.zeros(len(self._pad_ids))
         if self.kinematic:
-            for pad, gid in self.pad_geoms.items():
-                half_h = self.model.geom_size[gid, 2]
-                if d.geom_xpos[gid, 2] - half_h < CONTACT_HEIGHT:
-                    out[pad] = 1.0
-        for i in range(d.ncon):
-            c = d.contact[i]
-            for mine, other in ((c.geom1, c.geom2), (c.geom2, c.geom1)):
-                pad = self._pad_of_geom.get(int(mine))
-                if pad is not None and not self._robot_geom[other]:
-                    out[pad] = 1.0
+            out[d.geom_xpos[self._pad_ids, 2] - self._pad_half_h < CONTACT_HEIGHT] = 1.0
+        if d.ncon:  # a few contacts per step: a plain loop beats array ops here
+            pad_slot, robot_geom = self._pad_slot_of_geom, self._robot_geom_ids
+            for g1, g2 in d.contact.geom.tolist():
+                if g1 in pad_slot and g2 not in robot_geom:
+                    out[pad_slot[g1]] = 1.0
+                if g2 in pad_slot and g1 not in robot_geom:
+                    out[pad_slot[g2]] = 1.0
         return out
 
     def base_pose(self) -> tuple[np.ndarray, float]:

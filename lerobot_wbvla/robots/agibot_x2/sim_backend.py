@@ -99,18 +99,7 @@ class SimBackend:
 
     def send_command(self, command: WholeBodyCommand) -> None:
         sim = self._live()
-        action = {f"{j}.pos": q for j, q in command.arm_targets.items()}
-        action.update({f"{g}.pos": c for g, c in command.grippers.items()})
-        loco = command.loco
-        action.update(
-            {
-                "loco.vx": loco.vx,
-                "loco.vy": loco.vy,
-                "loco.yaw_rate": loco.yaw_rate,
-                "loco.height": loco.height,
-            }
-        )
-        sim.set_command(action)
+        sim.set_whole_body(command.arm_targets, command.grippers, command.loco)
         sim.advance(1.0 / self.config.control_fps)
 
     def hold(self) -> None:
