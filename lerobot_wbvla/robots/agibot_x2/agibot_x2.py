@@ -181,7 +181,7 @@ class AgibotX2(Robot):
                 )
             command, sent = self._clamp(values)
             backend.send_command(command)
-            self._last_pos = np.array([sent[k] for k in ACTION_KEYS[: self._n_pos]])
+            self._last_pos = np.fromiter(sent.values(), float, self._n_pos)  # arms + grippers lead ACTION_KEYS
             self._last_action_time = time.monotonic()
             self._safe_state = None
         return sent

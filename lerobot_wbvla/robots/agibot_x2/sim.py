@@ -15,6 +15,7 @@ by the lower-body controller through the physics (the built-in `stand` controlle
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Mapping
@@ -159,6 +160,8 @@ class X2Sim:
         self._ctrl_ids = np.array([self.act[j] for j in BODY_JOINTS + GRIPPERS], dtype=int)
         # Command slots by action key: (is_gripper, name, lo, hi); loco keys are handled apart.
         self._arm_range = {j: mjcf.joint_range(j) for j in ARM_JOINTS}
+        self._arm_lo = np.array([self._arm_range[j][0] for j in ARM_JOINTS])
+        self._arm_hi = np.array([self._arm_range[j][1] for j in ARM_JOINTS])
         self._arm_slots = {f"{j}.pos": (j, *self._arm_range[j]) for j in ARM_JOINTS}
         self._grip_slots = {f"{g}.pos": g for g in GRIPPERS}
         # State vector layout (joints.STATE_KEYS): joint pos, joint vel, IMU, foot contacts.
@@ -178,7 +181,7 @@ class X2Sim:
         pad_order = [key.split(".", 1)[1] for key in FOOT_CONTACT_KEYS]
         self._pad_order = pad_order
         self._pad_ids = np.array([self.pad_geoms[p] for p in pad_order], dtype=int)
-        self._pad_half_h = m.geom_size[self._pad_ids, 2].copy()
+        self._pad_z = [(int(g), float(m.geom_size[g, 2])) for g in self._pad_ids]  # (geom id, half height)
         self._pad_slot_of_geom = {int(gid): i for i, gid in enumerate(self._pad_ids)}
         self._robot_geom_ids = frozenset(np.flatnonzero(self._robot_geom).tolist())
 
@@ -278,37 +281,41 @@ class X2Sim:
         self, arm_targets: Mapping[str, float], grippers: Mapping[str, float], loco: LocoCommand
     ) -> None:
         """`set_command` for a command already keyed by joint (the sim backend's per-tick path: no action keys
-        to parse). Same clipping and errors: unknown names KeyError, NaN/inf ValueError (nothing applied)."""
-        isfinite, ranges = math.isfinite, self._arm_range
-        bad: list[str] = []
-        arm: dict[str, float] = {}
-        for name, value in arm_targets.items():
-            value = float(value)
-            if not isfinite(value):
-                bad.append(name)
-            elif name in ranges:
-                lo, hi = ranges[name]
-                arm[name] = min(max(value, lo), hi)
-            else:
-                raise KeyError(f"Unknown arm joint {name!r}; known: {', '.join(ARM_JOINTS)}; nothing was applied")
-        grip: dict[str, float] = {}
-        for name, value in grippers.items():
-            value = float(value)
-            if not isfinite(value):
-                bad.append(name)
-            elif name in self.grippers:
-                grip[name] = min(max(value, 0.0), 1.0)
-            else:
-                raise KeyError(f"Unknown gripper {name!r}; known: {', '.join(GRIPPERS)}; nothing was applied")
-        fields = (("vx", loco.vx), ("vy", loco.vy), ("yaw_rate", loco.yaw_rate), ("height", loco.height))
-        loco_values = [(name, float(value)) for name, value in fields]
-        bad += [f"loco.{name}" for name, value in loco_values if not isfinite(value)]
-        if bad:
+        to parse, one vectorised clip). Same clipping and errors: unknown names KeyError, NaN/inf ValueError
+        (nothing applied)."""
+        arm_names, grip_names = tuple(arm_targets), tuple(grippers)
+        if arm_names == ARM_JOINTS:  # the robot's order: limits prebuilt
+            lo, hi = self._arm_lo, self._arm_hi
+        else:
+            unknown = [j for j in arm_names if j not in self._arm_range]
+            if unknown:
+                raise KeyError(
+                    f"Unknown arm joint(s) {unknown}; known: {', '.join(ARM_JOINTS)}; nothing was applied"
+                )
+            lo = np.array([self._arm_range[j][0] for j in arm_names])
+            hi = np.array([self._arm_range[j][1] for j in arm_names])
+        unknown = [g for g in grip_names if g not in self.grippers]
+        if unknown:
+            raise KeyError(f"Unknown gripper(s) {unknown}; known: {', '.join(GRIPPERS)}; nothing was applied")
+        n_arm, n_grip = len(arm_names), len(grip_names)
+        values = np.fromiter(
+            itertools.chain(
+                arm_targets.values(), grippers.values(), (loco.vx, loco.vy, loco.yaw_rate, loco.height)
+            ),
+            float,
+            n_arm + n_grip + 4,
+        )
+        finite = np.isfinite(values)
+        if not finite.all():
+            names = arm_names + grip_names + LOCO_KEYS
+            bad = [k for k, ok in zip(names, finite.tolist(), strict=True) if not ok]
             raise ValueError(f"Non-finite whole-body command values for {bad}; nothing was applied")
-        self.targets.update(arm)
-        self.grippers.update(grip)
-        for name, value in loco_values:
-            setattr(self.loco, name, value)
+        arm = np.minimum(np.maximum(values[:n_arm], lo), hi)
+        grip = np.minimum(np.maximum(values[n_arm : n_arm + n_grip], 0.0), 1.0)
+        self.targets.update(zip(arm_names, arm.tolist(), strict=True))
+        self.grippers.update(zip(grip_names, grip.tolist(), strict=True))
+        loco_values = values[n_arm + n_grip :].tolist()
+        self.loco.vx, self.loco.vy, self.loco.yaw_rate, self.loco.height = loco_values
         if self._arm_damped:
             self.set_arm_damping(False)
 
@@ -374,22 +381,28 @@ class X2Sim:
         # The base update is a no-op at rest under a zero command (loco cannot change inside advance()).
         loco_zero = loco.vx == 0.0 and loco.vy == 0.0 and loco.yaw_rate == 0.0
         base_moving = kinematic and not (loco_zero and self._base_at_rest())
-        for _ in range(n):
-            height_changed = False
-            if self._step_count % per_lower == 0:
+        step, end = self._step_count, self._step_count + n
+        while step < end:
+            height_changed = False  # only ever True in kinematic mode
+            if step % per_lower == 0:
                 changed, height_changed = self._update_lower_body(lower_dt)
                 if changed:
                     self._apply_ctrl()
-            if base_moving or (kinematic and height_changed):
-                self._update_base(h)
-                base_moving = not (loco_zero and self._base_at_rest())
-            if compensate:
-                # qfrc_bias is from the previous step's forward pass (gravity + Coriolis at the current state);
-                # clipped to the torque limits (min then max == np.clip for lo <= hi).
-                minimum(bias, comp_hi, applied)
-                maximum(applied, comp_lo, applied)
-            mj_step(m, d)
-            self._step_count += 1
+            # The steps up to the next lower-body tick (or the end): only the base and the compensation run.
+            run = min(per_lower - step % per_lower, end - step)
+            for _ in range(run):
+                if base_moving or height_changed:
+                    self._update_base(h)
+                    base_moving = not (loco_zero and self._base_at_rest())
+                    height_changed = False
+                if compensate:
+                    # qfrc_bias is from the previous step's forward pass (gravity + Coriolis at the current
+                    # state); clipped to the torque limits (min then max == np.clip for lo <= hi).
+                    minimum(bias, comp_hi, applied)
+                    maximum(applied, comp_lo, applied)
+                mj_step(m, d)
+            step += run
+            self._step_count = step
 
     def _update_lower_body(self, dt: float) -> tuple[bool, bool]:
         """One lower-body tick; returns (targets changed, pelvis height changed)."""
@@ -465,8 +478,10 @@ class X2Sim:
         pos, vel = out[:n_all], out[n_all : 2 * n_all]
         d.qpos.take(self._state_qadr, out=pos)
         d.qvel.take(self._state_vadr, out=vel)
-        pos[self._grip_pos] = 1.0 - pos[self._grip_pos] / P.GRIPPER_STROKE
-        vel[self._grip_pos] = -vel[self._grip_pos] / P.GRIPPER_STROKE
+        stroke = P.GRIPPER_STROKE
+        for i in range(self._grip_pos.start, self._grip_pos.stop):  # two grippers: float maths beats numpy here
+            pos[i] = 1.0 - pos.item(i) / stroke
+            vel[i] = -vel.item(i) / stroke
         d.sensordata.take(self._imu_adr, out=out[self._imu_slice])
         out[self._contact_slice] = self._foot_contact_vector()
         return out
@@ -489,7 +504,10 @@ class X2Sim:
         d = self.data
         out = np.zeros(len(self._pad_ids))
         if self.kinematic:
-            out[d.geom_xpos[self._pad_ids, 2] - self._pad_half_h < CONTACT_HEIGHT] = 1.0
+            xpos = d.geom_xpos
+            for i, (gid, half_h) in enumerate(self._pad_z):  # four pads: a plain loop beats array ops here
+                if xpos.item(gid, 2) - half_h < CONTACT_HEIGHT:
+                    out[i] = 1.0
         if d.ncon:  # a few contacts per step: a plain loop beats array ops here
             pad_slot, robot_geom = self._pad_slot_of_geom, self._robot_geom_ids
             for g1, g2 in d.contact.geom.tolist():
