@@ -38,20 +38,16 @@ import draccus
 import numpy as np
 import torch
 
-from lerobot_wbvla.lam.configuration_lam import LAMConfig, PixelEncoderConfig, STTransformerLAMConfig
+from lerobot_wbvla.lam.configuration_lam import LAMConfig
+from lerobot_wbvla.lam.presets import cpu_lam_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _default_lam() -> LAMConfig:
-    """The configuration this benchmark trains; see the module docstring of modeling_lam for the why."""
-    return LAMConfig(
-        # 32 px frames cut into 8 px patches: 16 tokens per frame, global motion still spans pixels at k=6.
-        encoder=PixelEncoderConfig(image_size=32, patch_size=8),
-        model=STTransformerLAMConfig(
-            dim=128, heads=4, encoder_depth=2, decoder_depth=2, latent_dim=32, num_codes=4, codebook_size=16
-        ),
-    )
+    """The configuration this benchmark trains (the demo's too); see the module docstring of modeling_lam for the
+    why."""
+    return cpu_lam_config()
 
 
 @dataclass

@@ -23,18 +23,8 @@ import draccus
 
 from lerobot_wbvla.datasets.egovideo.config import EgoVideoConfig
 from lerobot_wbvla.hub.artifacts import HubPushConfig
-from lerobot_wbvla.lam.configuration_lam import LAMConfig, PixelEncoderConfig, STTransformerLAMConfig
-
-
-def cpu_lam_config() -> LAMConfig:
-    """A LAM small enough to learn on a CPU in minutes: 32 px frames in 8 px patches (16 tokens), the
-    spatio-temporal transformer variant with 4 codes from a 16-entry codebook (UniVLA's layout)."""
-    return LAMConfig(
-        encoder=PixelEncoderConfig(image_size=32, patch_size=8),
-        model=STTransformerLAMConfig(
-            dim=128, heads=4, encoder_depth=2, decoder_depth=2, latent_dim=32, num_codes=4, codebook_size=16
-        ),
-    )
+from lerobot_wbvla.lam.configuration_lam import LAMConfig
+from lerobot_wbvla.lam.presets import cpu_lam_config
 
 
 @dataclass
