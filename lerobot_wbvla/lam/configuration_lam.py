@@ -82,6 +82,16 @@ class LAMModelConfig(draccus.ChoiceRegistry):
     normalize_target: bool = True
     # Give the inverse dynamics the difference feat_t+k - feat_t besides both frames, so motion is explicit.
     difference_input: bool = True
+    # Forward dynamics: "direct" writes the change token by token; "warp" predicts a flow field that moves the
+    # tokens of frame t (plus a small additive correction), see lam/warp.py for why.
+    decoder: str = "direct"
+    # Side of the predicted flow field for decoder="warp" (mlp; the st_transformer predicts one flow vector per
+    # token).
+    flow_grid: int = 8
+    # Pixel encoder only: predict the change averaged over target_pool x target_pool pixel blocks (1 = every
+    # pixel). A coarser target keeps the part of the change that motion explains (the shift of edges and regions)
+    # and drops pixel-level texture noise no code can predict.
+    target_pool: int = 1
     # Also give the inverse dynamics products of two learned projections of the frames, token by token
     # (a factored gated/bilinear layer, Memisevic 2013 "Learning to relate images"): motion is a relation between
     # the frames (to first order change = -gradient . motion), which sums of features cannot express and

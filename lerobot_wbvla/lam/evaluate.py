@@ -79,8 +79,9 @@ def collect_latents(
         else:
             copy = (model.target(a, a) - target).pow(2).flatten(1).mean(1)
         parts["err_copy"].append(copy.cpu().numpy())
-        parts["feat_err"].append((pred_next - b).pow(2).flatten(1).mean(1).cpu().numpy())
-        parts["feat_err_copy"].append((a - b).pow(2).flatten(1).mean(1).cpu().numpy())
+        ta, tb = model.target_tokens(a), model.target_tokens(b)
+        parts["feat_err"].append((pred_next - tb).pow(2).flatten(1).mean(1).cpu().numpy())
+        parts["feat_err_copy"].append((ta - tb).pow(2).flatten(1).mean(1).cpu().numpy())
     return PairLatents(**{k: np.concatenate(v) for k, v in parts.items()})
 
 
@@ -177,6 +178,7 @@ class EvalLAMConfig:
     lam_revision: str | None = None
     # Frames and pairs. frame_gap/target_offset_s are taken from the LAM unless use_lam_frame_gap is false.
     data: LAMDataConfig = field(default_factory=LAMDataConfig)
+    # Pair frames with the LAM's own frame gap (false: use --data.frame_gap).
     use_lam_frame_gap: bool = True
     # Split evaluated ("heldout" for the generator's held-out clips; None = every pair).
     eval_split: str | None = "heldout"
@@ -184,8 +186,11 @@ class EvalLAMConfig:
     probe_train_split: str | None = "train"
     # At most this many pairs per side (evaluation, probe training), sampled with `seed`.
     max_pairs: int | None = 5000
+    # Pairs per LAM batch.
     batch_size: int = 256
+    # Seed of the pair sampling and of the random codes of the controllability test.
     seed: int = 0
+    # CPU threads for torch (None = torch's default).
     num_threads: int | None = None
     # Report folder: eval_report.json and eval_report.png.
     output_dir: Path = Path("outputs/lam_eval")

@@ -58,6 +58,7 @@ class LabelConfig:
     push_to_hub: bool = False
     # Branch of the dataset repo to commit to (None = main).
     push_branch: str | None = None
+    # CPU threads for torch (None = torch's default).
     num_threads: int | None = None
 
 

@@ -39,11 +39,14 @@ def _mlp(in_dim: int, hidden: list[int], out_dim: int) -> nn.Sequential:
 class MLPDynamics(nn.Module):
     """Inverse head (x_t, x_t+k[, d]) -> z (B, num_codes, latent_dim); forward head (x_t, z_q) -> target."""
 
-    def __init__(self, config: MLPLAMConfig, num_tokens: int, token_dim: int) -> None:
+    def __init__(
+        self, config: MLPLAMConfig, num_tokens: int, token_dim: int, out_dim: int | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         self.num_tokens = num_tokens
         self.token_dim = token_dim
+        self.out_dim = out_dim or token_dim
         flat = num_tokens * config.token_dim
         self.proj_frame = nn.Linear(token_dim, config.token_dim)
         self.proj_diff = nn.Linear(token_dim, config.token_dim) if config.difference_input else None
@@ -57,9 +60,16 @@ class MLPDynamics(nn.Module):
             flat * n_streams, config.inverse_hidden, config.num_codes * config.latent_dim
         )
         self.proj_context = nn.Linear(token_dim, config.token_dim)
+        self.n_flow = 2 * config.flow_grid**2 if config.decoder == "warp" else 0
         self.forward_head = _mlp(
-            flat + config.num_codes * config.latent_dim, config.forward_hidden, num_tokens * token_dim
+            flat + config.num_codes * config.latent_dim,
+            config.forward_hidden,
+            num_tokens * self.out_dim + self.n_flow,
         )
+        if self.n_flow:  # start from "nothing moves": the warp is the identity until the code says otherwise
+            last = self.forward_head[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def infer_latent(self, x_t: torch.Tensor, x_tk: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
         """Normalised tokens of both frames and their normalised difference -> z (B, num_codes, latent_dim)."""
@@ -71,7 +81,13 @@ class MLPDynamics(nn.Module):
         z = self.inverse_head(torch.cat(parts, dim=-1))
         return z.reshape(z.shape[0], self.config.num_codes, self.config.latent_dim)
 
-    def predict(self, x_t: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
-        """Normalised tokens of frame t and the quantised action -> the target tokens (B, N, D)."""
-        h = torch.cat([self.proj_context(x_t).flatten(1), z_q.flatten(1)], dim=-1)
-        return self.forward_head(h).reshape(x_t.shape[0], self.num_tokens, self.token_dim)
+    def predict(self, x_t: torch.Tensor, z_q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Normalised tokens of frame t and the quantised action -> the target tokens (B, N, D) and, for the
+        warping decoder, the flow field (B, 2, flow_grid, flow_grid)."""
+        b = x_t.shape[0]
+        out = self.forward_head(torch.cat([self.proj_context(x_t).flatten(1), z_q.flatten(1)], dim=-1))
+        direct = out[:, self.n_flow :].reshape(b, self.num_tokens, self.out_dim)
+        if not self.n_flow:
+            return direct, None
+        g = self.config.flow_grid
+        return direct, out[:, : self.n_flow].reshape(b, 2, g, g)

@@ -32,11 +32,17 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from lerobot_wbvla.lam.configuration_lam import LAMConfig, MLPLAMConfig, STTransformerLAMConfig
+from lerobot_wbvla.lam.configuration_lam import (
+    LAMConfig,
+    MLPLAMConfig,
+    PixelEncoderConfig,
+    STTransformerLAMConfig,
+)
 from lerobot_wbvla.lam.encoders import FrameEncoder, encoder_token_shape, make_encoder
 from lerobot_wbvla.lam.mlp_dynamics import MLPDynamics
 from lerobot_wbvla.lam.quantizer import VectorQuantizer
 from lerobot_wbvla.lam.st_transformer_dynamics import STTransformerDynamics
+from lerobot_wbvla.lam.warp import grid_layout, warp_tokens
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -45,23 +51,31 @@ WEIGHTS_NAME = "model.safetensors"
 class FeatureNormalizer(nn.Module):
     """Per-channel statistics of encoder tokens, measured once on training data and saved with the model."""
 
-    def __init__(self, token_dim: int) -> None:
+    def __init__(self, token_dim: int, target_dim: int | None = None) -> None:
         super().__init__()
         self.register_buffer("feat_mean", torch.zeros(token_dim))
         self.register_buffer("feat_std", torch.ones(token_dim))
         self.register_buffer("delta_std", torch.ones(token_dim))
+        self.register_buffer("target_std", torch.ones(target_dim or token_dim))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
 
+    @staticmethod
+    def _rms(delta: torch.Tensor) -> torch.Tensor:
+        # Root mean square rather than std: the target is the raw change, not the centred one.
+        rms = delta.reshape(-1, delta.shape[-1]).pow(2).mean(0).sqrt()
+        return rms.clamp_min(rms.mean() * 1e-2 + 1e-6)
+
     @torch.no_grad()
-    def fit(self, tok_t: torch.Tensor, tok_tk: torch.Tensor) -> None:
-        """Measure the statistics on a sample of pairs (B, N, D) each."""
+    def fit(
+        self, tok_t: torch.Tensor, tok_tk: torch.Tensor, target_delta: torch.Tensor | None = None
+    ) -> None:
+        """Measure the statistics on a sample of pairs (B, N, D) each (and their change in target units)."""
         x = tok_t.float().reshape(-1, tok_t.shape[-1])
-        delta = (tok_tk.float() - tok_t.float()).reshape(-1, tok_t.shape[-1])
+        delta = tok_tk.float() - tok_t.float()
         self.feat_mean.copy_(x.mean(0))
         self.feat_std.copy_(x.std(0).clamp_min(1e-4))
-        # Root mean square rather than std: the target is the raw change, not the centred one.
-        rms = delta.pow(2).mean(0).sqrt()
-        self.delta_std.copy_(rms.clamp_min(rms.mean() * 1e-2 + 1e-6))
+        self.delta_std.copy_(self._rms(delta))
+        self.target_std.copy_(self._rms(delta if target_delta is None else target_delta.float()))
         self.fitted.fill_(True)
 
     def frame(self, tok: torch.Tensor) -> torch.Tensor:
@@ -92,14 +106,48 @@ class LatentActionModel(nn.Module):
             num_tokens, token_dim = encoder_token_shape(config.encoder)
         self.num_tokens, self.token_dim = num_tokens, token_dim
         mcfg = config.model
-        self.normalizer = FeatureNormalizer(token_dim)
+        self.target_dim = self._check_target_pool(config, token_dim)
+        self.normalizer = FeatureNormalizer(token_dim, self.target_dim)
         if isinstance(mcfg, STTransformerLAMConfig):
-            self.dynamics: nn.Module = STTransformerDynamics(mcfg, num_tokens, token_dim)
+            self.dynamics: nn.Module = STTransformerDynamics(mcfg, num_tokens, token_dim, self.target_dim)
         elif isinstance(mcfg, MLPLAMConfig):
-            self.dynamics = MLPDynamics(mcfg, num_tokens, token_dim)
+            self.dynamics = MLPDynamics(mcfg, num_tokens, token_dim, self.target_dim)
         else:
             raise ValueError(f"unknown LAM model config {type(mcfg).__name__}; use mlp or st_transformer")
         self.quantizer = VectorQuantizer(mcfg.codebook_size, mcfg.latent_dim, mcfg.dead_code_threshold)
+        if mcfg.decoder not in ("direct", "warp"):
+            raise ValueError(f"lam.model.decoder={mcfg.decoder!r}: use direct or warp")
+        if mcfg.decoder == "warp" and not mcfg.predict_residual:
+            raise ValueError("lam.model.decoder=warp needs predict_residual=true")
+        self._grid_layout = (
+            grid_layout(config.encoder, num_tokens, token_dim) if mcfg.decoder == "warp" else None
+        )
+
+    @staticmethod
+    def _check_target_pool(config: LAMConfig, token_dim: int) -> int:
+        pool = config.model.target_pool
+        if pool == 1:
+            return token_dim
+        enc = config.encoder
+        if not isinstance(enc, PixelEncoderConfig):
+            raise ValueError(
+                f"lam.model.target_pool={pool} needs the pixel encoder (its tokens are pixel patches)"
+            )
+        if pool < 1 or enc.patch_size % pool != 0:
+            raise ValueError(
+                f"lam.model.target_pool={pool} must divide lam.encoder.patch_size={enc.patch_size}"
+            )
+        return 3 * (enc.patch_size // pool) ** 2
+
+    def target_tokens(self, tok: torch.Tensor) -> torch.Tensor:
+        """Encoder tokens in the units the forward dynamics predicts (pixel blocks averaged by target_pool)."""
+        pool = self.config.model.target_pool
+        if pool == 1:
+            return tok
+        b, n, _ = tok.shape
+        p = self.config.encoder.patch_size
+        x = torch.nn.functional.avg_pool2d(tok.reshape(b * n, 3, p, p), pool)
+        return x.reshape(b, n, self.target_dim)
 
     # ----------------------------------------------------------------------------------------------- encoder
     @property
@@ -118,6 +166,12 @@ class LatentActionModel(nn.Module):
             frames = frames.to(param.device, param.dtype)
         return enc(frames).float()
 
+    @torch.no_grad()
+    def fit_normalizer(self, tok_t: torch.Tensor, tok_tk: torch.Tensor) -> None:
+        """Measure the data statistics the LAM normalises with, on a sample of training pairs."""
+        tok_t, tok_tk = tok_t.float(), tok_tk.float()
+        self.normalizer.fit(tok_t, tok_tk, self.target_tokens(tok_tk) - self.target_tokens(tok_t))
+
     # ---------------------------------------------------------------------------------------------- dynamics
     def encode_action(self, tok_t: torch.Tensor, tok_tk: torch.Tensor) -> LatentAction:
         """Inverse dynamics + VQ on encoder tokens (B, N, D) of o_t and o_t+k."""
@@ -130,20 +184,32 @@ class LatentActionModel(nn.Module):
         """What the forward dynamics predicts, in its (normalised) space."""
         mcfg, n = self.config.model, self.normalizer
         if mcfg.predict_residual:
-            delta = tok_tk - tok_t
-            return delta / n.delta_std if mcfg.normalize_target else delta
+            delta = self.target_tokens(tok_tk) - self.target_tokens(tok_t)
+            return delta / n.target_std if mcfg.normalize_target else delta
+        if mcfg.target_pool != 1:
+            raise ValueError("target_pool > 1 needs predict_residual")
         return n.frame(tok_tk) if mcfg.normalize_target else tok_tk
 
     def predict_target(self, tok_t: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
-        """Forward dynamics output in target space."""
-        return self.dynamics.predict(self.normalizer.frame(tok_t), z_q)
+        """Forward dynamics output in target space (for the warping decoder: the change the warp makes plus the
+        additive correction)."""
+        direct, flow = self.dynamics.predict(self.normalizer.frame(tok_t), z_q)
+        if flow is None:
+            return direct
+        mcfg, n = self.config.model, self.normalizer
+        warped = warp_tokens(tok_t, flow, self._grid_layout)
+        moved = self.target_tokens(warped) - self.target_tokens(tok_t)
+        if mcfg.normalize_target:
+            moved = moved / n.target_std
+        return moved + direct
 
     def predict_next(self, tok_t: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
-        """Predicted encoder tokens of o_t+k (B, N, D), back in the encoder's own units."""
+        """Predicted tokens of o_t+k in the encoder's own units (B, N, target_dim): the encoder tokens, or with
+        target_pool > 1 their block averages (``target_tokens``)."""
         mcfg, n = self.config.model, self.normalizer
         out = self.predict_target(tok_t, z_q)
         if mcfg.predict_residual:
-            return tok_t + (out * n.delta_std if mcfg.normalize_target else out)
+            return self.target_tokens(tok_t) + (out * n.target_std if mcfg.normalize_target else out)
         return out * n.feat_std + n.feat_mean if mcfg.normalize_target else out
 
     def forward_error(

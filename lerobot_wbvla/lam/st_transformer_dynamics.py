@@ -125,7 +125,9 @@ class STBlock(nn.Module):
 
 
 class STTransformerDynamics(nn.Module):
-    def __init__(self, config: STTransformerLAMConfig, num_tokens: int, token_dim: int) -> None:
+    def __init__(
+        self, config: STTransformerLAMConfig, num_tokens: int, token_dim: int, out_dim: int | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         self.num_tokens = num_tokens
@@ -156,7 +158,12 @@ class STTransformerDynamics(nn.Module):
             ModulatedBlock(dim, config.heads, config.mlp_ratio, config.dropout, dim)
             for _ in range(config.decoder_depth)
         )
-        self.head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, token_dim))
+        self.out_dim = out_dim or token_dim
+        self.n_flow = 2 if config.decoder == "warp" else 0  # one flow vector per token
+        self.head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, self.out_dim + self.n_flow))
+        if self.n_flow:  # start from "nothing moves"
+            nn.init.zeros_(self.head[1].weight)
+            nn.init.zeros_(self.head[1].bias)
 
     def infer_latent(self, x_t: torch.Tensor, x_tk: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
         b = x_t.shape[0]
@@ -174,11 +181,16 @@ class STTransformerDynamics(nn.Module):
             x = block(x)
         return self.to_latent(x[:, 1, self.num_tokens :])  # (B, Q, latent_dim)
 
-    def predict(self, x_t: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
+    def predict(self, x_t: torch.Tensor, z_q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         action = self.from_latent(z_q) + self.action_pos  # (B, Q, dim)
         cond = self.action_cond(z_q.flatten(1))  # (B, dim)
         patches = self.dec_embed(x_t) + self.dec_pos + cond[:, None]
         x = torch.cat([patches, action], dim=1)
         for block in self.decoder:
             x = block(x, cond)
-        return self.head(x[:, : self.num_tokens])
+        out = self.head(x[:, : self.num_tokens])  # (B, N, out_dim + n_flow)
+        direct = out[..., self.n_flow :]
+        if not self.n_flow:
+            return direct, None
+        g = int(round(self.num_tokens**0.5))
+        return direct, out[..., : self.n_flow].transpose(1, 2).reshape(out.shape[0], 2, g, g)

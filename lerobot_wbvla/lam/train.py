@@ -68,12 +68,15 @@ class TrainLAMConfig:
     max_minutes: float | None = None
     # Pairs per step and process.
     batch_size: int = 64
-    # AdamW learning rate, weight decay and betas.
+    # AdamW learning rate.
     lr: float = 1e-3
+    # AdamW weight decay.
     weight_decay: float = 0.01
+    # AdamW betas.
     betas: tuple[float, float] = (0.9, 0.99)
-    # Linear warm-up steps, then "constant" or "cosine" (to 10% of lr at `steps`).
+    # Linear learning-rate warm-up steps.
     warmup_steps: int = 200
+    # Learning rate after warm-up: "constant", or "cosine" (down to a tenth of lr at `steps`).
     scheduler: str = "constant"
     # Clip the gradient norm to this value (0 = off).
     grad_clip: float = 1.0
@@ -81,10 +84,13 @@ class TrainLAMConfig:
     augment: bool = False
     # Pairs used to measure the feature statistics (normaliser) before training.
     normalizer_pairs: int = 4096
+    # Seed of the model initialisation, the batches and the code restarts.
     seed: int = 0
-    # Log metrics every this many steps; checkpoint every save_every steps; keep the newest keep_checkpoints.
+    # Log metrics (metrics.jsonl/.csv/.png) every this many steps.
     log_every: int = 50
+    # Write a checkpoint every this many steps (and at the end).
     save_every: int = 1000
+    # Keep the newest this many checkpoints.
     keep_checkpoints: int = 2
     # CPU threads for torch (None = torch's default). 2 on the project's 2-core machines.
     num_threads: int | None = None
@@ -223,7 +229,7 @@ def _fit_normalizer(model: LatentActionModel, dataset, n: int, seed: int, on_the
         else:
             a.append(batch["feat_t"].float())
             b.append(batch["feat_tk"].float())
-    model.normalizer.fit(torch.cat(a), torch.cat(b))
+    model.fit_normalizer(torch.cat(a), torch.cat(b))
 
 
 def train(cfg: TrainLAMConfig) -> TrainResult:

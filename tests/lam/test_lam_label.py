@@ -59,7 +59,7 @@ def tiny_lam(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     lam = LatentActionModel(cfg)
     tok = torch.randn(64, 4, 192)
-    lam.normalizer.fit(tok[:32], tok[32:])
+    lam.fit_normalizer(tok[:32], tok[32:])
     with torch.no_grad():
         lam.quantizer.codebook.weight.normal_(
             0, 0.3

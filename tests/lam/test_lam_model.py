@@ -63,7 +63,7 @@ def test_loss_is_relative_to_copying_the_current_frame(model_cfg) -> None:
         LAMConfig(encoder=PixelEncoderConfig(image_size=16, patch_size=8), model=model_cfg)
     )
     a, b = torch.randn(32, 4, 192), torch.randn(32, 4, 192)
-    lam.normalizer.fit(a, b)
+    lam.fit_normalizer(a, b)
     out = lam.compute_loss(a, b)
     # normalised residual target: predicting "no change" costs ~1 (the RMS of the change is the unit)
     assert out["copy_baseline_loss"].item() == pytest.approx(1.0, abs=0.05)
@@ -78,7 +78,7 @@ def test_loss_is_relative_to_copying_the_current_frame(model_cfg) -> None:
     # predict_next is the forward head's output mapped back to encoder units
     act = lam.encode_action(a, b)
     pred = lam.predict_next(a, act.z_q)
-    assert torch.allclose((pred - a) / lam.normalizer.delta_std, lam.predict_target(a, act.z_q), atol=1e-4)
+    assert torch.allclose((pred - a) / lam.normalizer.target_std, lam.predict_target(a, act.z_q), atol=1e-4)
 
 
 def test_save_and_load_give_identical_codes(tmp_path: Path, tiny_dinov2_dir: Path) -> None:
@@ -91,7 +91,7 @@ def test_save_and_load_give_identical_codes(tmp_path: Path, tiny_dinov2_dir: Pat
     lam = LatentActionModel(cfg)
     frames = torch.randn(4, 3, 224, 224)
     tok = lam.encode_frames(frames)
-    lam.normalizer.fit(tok[:2], tok[2:])
+    lam.fit_normalizer(tok[:2], tok[2:])
     lam.eval()
     lam.save_pretrained(tmp_path / "lam")
     assert {p.name for p in (tmp_path / "lam").iterdir()} == {"config.json", "model.safetensors"}
@@ -123,15 +123,22 @@ def test_a_small_lam_learns_the_motion_and_its_codes_control_the_prediction() ->
     gen = torch.Generator().manual_seed(0)
     cfg = LAMConfig(
         encoder=PixelEncoderConfig(image_size=16, patch_size=8),
-        model=STTransformerLAMConfig(
-            dim=32, heads=2, encoder_depth=1, decoder_depth=1, latent_dim=8, num_codes=1, codebook_size=8
+        model=MLPLAMConfig(
+            token_dim=16,
+            inverse_hidden=[128],
+            forward_hidden=[128],
+            latent_dim=8,
+            num_codes=1,
+            codebook_size=8,
+            decoder="warp",
+            flow_grid=2,
         ),
     )
     lam = LatentActionModel(cfg)
     enc = lam.encoder
     ta, tb, _ = _shift_pairs(2048, gen)
     a, b = enc(ta), enc(tb)
-    lam.normalizer.fit(a, b)
+    lam.fit_normalizer(a, b)
     ha, hb, hy = _shift_pairs(512, gen)
     ha, hb = enc(ha), enc(hb)
     fresh = LatentActionModel(cfg)
@@ -154,7 +161,7 @@ def test_a_small_lam_learns_the_motion_and_its_codes_control_the_prediction() ->
         return z.accuracy, c.accuracy, float(rand - err)
 
     opt = torch.optim.AdamW(lam.parameters(), lr=2e-3)
-    for step in range(500):
+    for step in range(300):
         idx = torch.randint(0, len(a), (64,), generator=gen)
         out = lam.compute_loss(a[idx], b[idx])
         opt.zero_grad()
@@ -166,11 +173,11 @@ def test_a_small_lam_learns_the_motion_and_its_codes_control_the_prediction() ->
     z_acc, code_acc, gap = probe(lam)
     z0, code0, gap0 = probe(fresh)
     torch.set_num_threads(threads)
-    # 5 classes (chance 0.2): after 500 steps the latent and the codes carry the motion, a fresh LAM's do not
-    assert z_acc > 0.6 and code_acc > 0.5, (z_acc, code_acc)
+    # 5 classes (chance 0.2): after 300 steps the latent and the codes carry the motion, a fresh LAM's do not
+    assert z_acc > 0.85 and code_acc > 0.8, (z_acc, code_acc)
     assert z0 < 0.4 and code0 < 0.4, (z0, code0)
     # the trained decoder follows the code (random codes predict worse); the fresh one ignores it
-    assert gap > 0.15 and abs(gap0) < 0.02, (gap, gap0)
+    assert gap > 0.3 and abs(gap0) < 0.02, (gap, gap0)
 
 
 def test_augmentation_mirrors_and_recolours_both_frames_alike() -> None:
@@ -196,3 +203,60 @@ def test_augmentation_mirrors_and_recolours_both_frames_alike() -> None:
         assert torch.allclose(out_b[:, :, 1:-1], expected_b[:, :, 1:-1], atol=1e-5)
     with pytest.raises(ValueError, match="pixel encoder"):
         augment_pixel_pairs(a, b, HFVisionEncoderConfig(), torch.Generator())
+
+
+def test_coarse_target_predicts_block_averaged_change() -> None:
+    torch.manual_seed(0)
+    cfg = LAMConfig(
+        encoder=PixelEncoderConfig(image_size=16, patch_size=8), model=MLPLAMConfig(**TINY_MLP, target_pool=4)
+    )
+    lam = LatentActionModel(cfg)
+    assert lam.target_dim == 3 * 2 * 2
+    img_a, img_b = torch.randn(8, 3, 16, 16), torch.randn(8, 3, 16, 16)
+    a, b = lam.encoder(img_a), lam.encoder(img_b)
+    lam.fit_normalizer(a, b)
+    coarse = torch.nn.functional.avg_pool2d(img_b - img_a, 4)  # (8, 3, 4, 4): 2 x 2 blocks per 8 px patch
+    target = lam.target(a, b) * lam.normalizer.target_std
+    assert torch.allclose(
+        target[:, 1].reshape(8, 3, 2, 2), coarse[:, :, :2, 2:], atol=1e-5
+    )  # top-right patch
+    out = lam.compute_loss(a, b)
+    assert out["copy_baseline_loss"].item() == pytest.approx(1.0, abs=0.05)
+    assert lam.predict_next(a, lam.encode_action(a, b).z_q).shape == (8, 4, 12)
+    with pytest.raises(ValueError, match="must divide"):
+        LatentActionModel(
+            LAMConfig(
+                encoder=PixelEncoderConfig(image_size=16, patch_size=8), model=MLPLAMConfig(target_pool=3)
+            )
+        )
+
+
+def test_warp_moves_the_frame_along_the_flow() -> None:
+    from lerobot_wbvla.lam.warp import GridLayout, image_to_tokens, tokens_to_image, warp_tokens
+
+    layout = GridLayout(grid=2, channels=3, patch=8)
+    img = torch.nn.functional.avg_pool2d(torch.rand(2, 3, 20, 20), 3, 1, 1)[:, :, 2:18, 2:18]
+    tok = image_to_tokens(img, layout)
+    assert torch.equal(tokens_to_image(tok, layout), img)
+    assert torch.allclose(warp_tokens(tok, torch.zeros(2, 2, 4, 4), layout), tok, atol=1e-5)
+    # A flow of one pixel in x (2 / 16 in grid_sample units) reads every pixel from its right neighbour.
+    flow = torch.zeros(2, 2, 4, 4)
+    flow[:, 0] = 2 / 16
+    moved = tokens_to_image(warp_tokens(tok, flow, layout), layout)
+    assert torch.allclose(moved[..., :-1], img[..., 1:], atol=1e-5)
+
+
+def test_warp_decoder_starts_as_copying_the_current_frame() -> None:
+    torch.manual_seed(0)
+    for model_cfg in (
+        MLPLAMConfig(**TINY_MLP, decoder="warp", flow_grid=4),
+        STTransformerLAMConfig(**TINY_ST, decoder="warp"),
+    ):
+        lam = LatentActionModel(
+            LAMConfig(encoder=PixelEncoderConfig(image_size=16, patch_size=8), model=model_cfg)
+        )
+        a, b = torch.randn(8, 4, 192), torch.randn(8, 4, 192)
+        lam.fit_normalizer(a, b)
+        act = lam.encode_action(a, b)
+        # zero-initialised flow and correction: the first prediction is "no change"
+        assert torch.allclose(lam.predict_next(a, act.z_q), a, atol=1e-5)
