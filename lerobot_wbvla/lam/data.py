@@ -185,3 +185,21 @@ def frame_pairs(
             for source in sources.values()
         ]
     )
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from lerobot_wbvla.datasets import FeatureCacheMismatchError, FrameGapError, VideoReadError
+
+    return (
+        FileNotFoundError,
+        FileExistsError,
+        NotADirectoryError,
+        ValueError,
+        FeatureCacheMismatchError,
+        FrameGapError,
+        VideoReadError,
+    )
+
+
+# Errors that mean "the input is wrong" (a path, a key, a size): the CLIs print their message, without traceback.
+USER_ERRORS = _user_errors()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from lerobot_wbvla.datasets import NO_LABEL
-from lerobot_wbvla.lam.data import LAMDataConfig, build_caches, feature_pairs, make_sources
+from lerobot_wbvla.lam.data import USER_ERRORS, LAMDataConfig, build_caches, feature_pairs, make_sources
 from lerobot_wbvla.lam.modeling_lam import LatentActionModel
 from lerobot_wbvla.lam.probes import linear_probe, one_hot_codes
 from lerobot_wbvla.lam.quantizer import perplexity_from_counts
@@ -282,7 +283,11 @@ def main() -> None:
         print(json.dumps(summary))
 
     _run.__annotations__["cfg"] = EvalLAMConfig
-    parser.wrap()(_run)()
+    try:
+        parser.wrap()(_run)()
+    except USER_ERRORS as err:  # bad input: one clear line, no traceback
+        print(f"wbvla-lam-eval: error: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lerobot_wbvla.datasets import resolve_frame_gap
-from lerobot_wbvla.lam.data import encoder_transform
+from lerobot_wbvla.lam.data import USER_ERRORS, encoder_transform
 from lerobot_wbvla.lam.modeling_lam import LatentActionModel
 
 logger = logging.getLogger(__name__)
@@ -183,7 +184,11 @@ def main() -> None:
         print(json.dumps({"codes_file": str(label_dataset(cfg))}))
 
     _run.__annotations__["cfg"] = LabelConfig
-    parser.wrap()(_run)()
+    try:
+        parser.wrap()(_run)()
+    except USER_ERRORS as err:  # bad input: one clear line, no traceback
+        print(f"wbvla-lam-label: error: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,15 @@ way by copying feat_t: between frames k apart almost nothing changes, so the rec
 copy baseline and the code carries little motion (measured on this project's generated video with the article's
 plain recipe). Here the forward target is the change feat_t+k - feat_t divided by its per-channel std
 (``predict_residual`` + ``normalize_target``): copying scores exactly the baseline loss (~1 when the change has
-zero mean), so every bit of loss below it is motion put through the code. The inverse dynamics also sees the
-normalised difference (``difference_input``), and changed tokens can be up-weighted (``change_weight``).
+zero mean), so every bit of loss below it is motion put through the code.
+
+What else makes the model look at what changed (each measured on the generated video, numbers in the docstrings
+of the pieces): the inverse dynamics sees the normalised difference (``difference_input``) and a factored product
+of both frames (``multiplicative_input``: motion is a relation between frames); the forward dynamics can warp
+frame t along a predicted flow field (``decoder="warp"``, lam/warp.py) instead of writing the change pixel by
+pixel; the pixel target can be block-averaged (``target_pool``); changed tokens can be up-weighted
+(``change_weight``). What the models do not get is a hand-made motion feature (optical flow, a cost volume): the
+motion has to be learned, so a freshly initialised LAM's latent says little about it.
 
 Files: ``save_pretrained(dir)`` writes ``config.json`` (the ``LAMConfig``) and ``model.safetensors`` (everything
 but the frozen encoder, which ``config.json`` names by repo id/path and revision); ``from_pretrained`` takes a

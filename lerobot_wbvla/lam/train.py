@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from lerobot_wbvla.hub import HubPushConfig
 from lerobot_wbvla.lam.augment import augment_pixel_pairs
 from lerobot_wbvla.lam.configuration_lam import LAMConfig
 from lerobot_wbvla.lam.data import (
+    USER_ERRORS,
     LAMDataConfig,
     build_caches,
     encoder_transform,
@@ -435,7 +437,11 @@ def main() -> None:
 
     # LeRobot's parser reads the config class from the annotation; with postponed annotations it is a string.
     _run.__annotations__["cfg"] = TrainLAMConfig
-    parser.wrap()(_run)()
+    try:
+        parser.wrap()(_run)()
+    except USER_ERRORS as err:  # bad input: one clear line, no traceback
+        print(f"wbvla-train-lam: error: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

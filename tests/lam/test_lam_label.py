@@ -131,3 +131,28 @@ def test_label_names_a_missing_lam_folder(tiny_dataset, tmp_path: Path) -> None:
     missing = tmp_path / "no_lam_here"
     with pytest.raises(FileNotFoundError, match="no_lam_here"):
         label_dataset(LabelConfig(lam=str(missing), dataset_root=root))
+
+
+def test_training_reads_frames_from_a_lerobot_camera(tiny_dataset, tmp_path: Path) -> None:
+    from lerobot_wbvla.lam.data import LAMDataConfig
+    from lerobot_wbvla.lam.presets import cpu_lam_config
+    from lerobot_wbvla.lam.train import TrainLAMConfig, train
+
+    root, _ = tiny_dataset
+    cfg = TrainLAMConfig(
+        data=LAMDataConfig(dataset_root=root, camera_keys=[CAMERA], frame_gap="auto", target_offset_s=0.2),
+        lam=cpu_lam_config(),
+        output_dir=tmp_path / "run",
+        steps=3,
+        batch_size=4,
+        log_every=1,
+        num_threads=1,
+        progress=False,
+    )
+    result = train(cfg)
+    assert result.step == 3
+    assert result.model.config.frame_gap == "auto"  # the LAM remembers how its pairs were made
+    caches = list((tmp_path / "run" / "feature_cache").iterdir())
+    assert [c.name.split("-")[0] for c in caches] == ["observation.images.head"]
+    index = json.loads((caches[0] / "index.json").read_text())
+    assert [c["n_frames"] for c in index["clips"]] == EPISODES  # one clip per episode, never crossed

@@ -207,3 +207,21 @@ def test_eval_reports_errors_controllability_and_probes(
     cfg.eval_split, cfg.output_dir = "train", tmp_path / "eval_train"
     ev = evaluate(cfg)["eval"]
     assert ev["relative_forward_error"] < 1.0 and ev["controllability_gap"] > 0, ev
+
+
+def test_cli_names_a_missing_encoder_folder(lam_ego_root: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "dinov2-that-is-not-here"
+    cmd = [
+        sys.executable,
+        "-m",
+        "lerobot_wbvla.lam.train",
+        f"--data.video_root={lam_ego_root}",
+        f"--output_dir={tmp_path / 'run'}",
+        "--lam.encoder.type=hf_vision",
+        f"--lam.encoder.pretrained={missing}",
+    ]
+    res = subprocess.run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True)
+    assert res.returncode == 2
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("wbvla-train-lam: error:") and str(missing) in last and "does not exist" in last
+    assert not (tmp_path / "run" / "pretrained_model").exists()
