@@ -42,8 +42,9 @@ class HFVisionEncoderConfig(EncoderConfig):
     # (the article's 768-d frame feature).
     tokens: str = "patch"
     # Average-pool the patch grid to pool_grid x pool_grid tokens before caching (0 = keep the full grid,
-    # 16x16 for ViT-B/14 at 224 px). Pooling shrinks the feature cache and the LAM's input.
-    pool_grid: int = 0
+    # 16x16 for ViT-B/14 at 224 px, as UniVLA). Pooling shrinks the feature cache (16 instead of 256 tokens of 768
+    # values per frame) and the LAM's input; the motion of whole regions stays visible.
+    pool_grid: int = 4
 
 
 @EncoderConfig.register_subclass("pixel")

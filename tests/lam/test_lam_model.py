@@ -24,7 +24,7 @@ TINY_MLP = dict(token_dim=8, inverse_hidden=[64], forward_hidden=[64], latent_di
 
 def test_hf_vision_encoder_tokens_from_a_local_folder(tiny_dinov2_dir: Path) -> None:
     frames = torch.randn(3, 3, 224, 224)
-    patch = HFVisionEncoder(HFVisionEncoderConfig(pretrained=str(tiny_dinov2_dir)))
+    patch = HFVisionEncoder(HFVisionEncoderConfig(pretrained=str(tiny_dinov2_dir), pool_grid=0))
     assert (patch.num_tokens, patch.token_dim) == (256, 32)  # 16 x 16 patches of ViT/14 at 224 px
     out = patch(frames)
     assert out.shape == (3, 256, 32)
@@ -260,3 +260,27 @@ def test_warp_decoder_starts_as_copying_the_current_frame() -> None:
         act = lam.encode_action(a, b)
         # zero-initialised flow and correction: the first prediction is "no change"
         assert torch.allclose(lam.predict_next(a, act.z_q), a, atol=1e-5)
+
+
+def test_warp_decoder_on_a_dinov2_feature_grid(tiny_dinov2_dir: Path) -> None:
+    torch.manual_seed(0)
+    cfg = LAMConfig(
+        encoder=HFVisionEncoderConfig(pretrained=str(tiny_dinov2_dir), pool_grid=4),
+        model=MLPLAMConfig(**TINY_MLP, decoder="warp", flow_grid=4),
+    )
+    lam = LatentActionModel(cfg)
+    frames = torch.randn(6, 3, 224, 224)
+    tok = lam.encode_frames(frames)
+    assert tok.shape == (6, 16, 32)
+    lam.fit_normalizer(tok[:3], tok[3:])
+    out = lam.compute_loss(tok[:3], tok[3:])
+    out["loss"].backward()
+    flow_weight = lam.dynamics.forward_head[-1].weight
+    assert flow_weight.grad[: 2 * 4 * 4].abs().sum() > 0  # the flow rows learn from the loss
+    with pytest.raises(ValueError, match="spatial grid"):
+        LatentActionModel(
+            LAMConfig(
+                encoder=HFVisionEncoderConfig(pretrained=str(tiny_dinov2_dir), tokens="cls"),
+                model=MLPLAMConfig(**TINY_MLP, decoder="warp"),
+            )
+        )
