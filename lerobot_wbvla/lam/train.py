@@ -9,7 +9,7 @@ The same command runs on many GPUs under `accelerate launch`. What happens:
    pure function of (seed, step, rank), so a resumed run sees exactly the batches the killed one would have;
 3. every `log_every` steps the forward loss, the copy-the-current-frame baseline, the codebook and commitment
    terms, codebook usage and perplexity go to metrics.jsonl/.csv and metrics.png;
-4. every `save_every` steps a checkpoint (model, optimiser, scheduler, RNG) is written atomically to
+4. every `save_every` steps a checkpoint (model, optimiser, RNG, step, training time) is written atomically to
    `checkpoints/step_XXXXXXX`; `--resume=true` continues from the last one;
 5. at the end the LAM is saved to `<output_dir>/pretrained_model` (config.json, model.safetensors, README.md) and
    pushed to the Hub when `--hub.push_to_hub=true`.
@@ -78,7 +78,8 @@ class TrainLAMConfig:
     betas: tuple[float, float] = (0.9, 0.99)
     # Linear learning-rate warm-up steps.
     warmup_steps: int = 200
-    # Learning rate after warm-up: "constant", or "cosine" (down to a tenth of lr at `steps`).
+    # Learning rate after warm-up: "constant", or "cosine" (down to a tenth of lr at the end of the run: at
+    # `steps`, or at `max_minutes` when that comes first).
     scheduler: str = "constant"
     # Clip the gradient norm to this value (0 = off).
     grad_clip: float = 1.0
@@ -155,16 +156,18 @@ class StepBatchSampler(torch.utils.data.Sampler):
             yield torch.randint(0, self.n, (self.batch_size,), generator=g).tolist()
 
 
-def _lr_lambda(cfg: TrainLAMConfig):
-    def f(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        if cfg.scheduler == "cosine":
-            p = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p))
-        return 1.0
-
-    return f
+def lr_factor(cfg: TrainLAMConfig, step: int, train_seconds: float) -> float:
+    """Learning-rate multiplier at `step` after `train_seconds` of training: linear warm-up, then constant or a
+    cosine to 0.1 whose progress is the step share or, with max_minutes, the time share when that is larger
+    (a time-limited run still anneals before its budget ends)."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.scheduler == "cosine":
+        p = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        if cfg.max_minutes:
+            p = max(p, train_seconds / (cfg.max_minutes * 60))
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+    return 1.0
 
 
 def _last_checkpoint(output_dir: Path) -> Path | None:
@@ -181,7 +184,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _save_checkpoint(accelerator, cfg: TrainLAMConfig, step: int) -> Path:
+def _save_checkpoint(accelerator, cfg: TrainLAMConfig, step: int, train_seconds: float) -> Path:
     """accelerate's full state into checkpoints/step_N, written aside and renamed, then the `last` pointer."""
     ckpt_root = cfg.output_dir / CHECKPOINTS
     name = f"step_{step:07d}"
@@ -193,7 +196,7 @@ def _save_checkpoint(accelerator, cfg: TrainLAMConfig, step: int) -> Path:
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (tmp / TRAIN_STATE).write_text(json.dumps({"step": step}))
+        (tmp / TRAIN_STATE).write_text(json.dumps({"step": step, "train_seconds": train_seconds}))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         _write_text_atomic(ckpt_root / LAST_CHECKPOINT, name)
@@ -271,13 +274,13 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas)
     )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    start_step = 0
+    model, optimizer = accelerator.prepare(model, optimizer)
+    start_step, seconds_before = 0, 0.0
     metrics_log = MetricsLog(cfg.output_dir)
     if resume_from is not None:
         accelerator.load_state(str(resume_from))
-        start_step = json.loads((resume_from / TRAIN_STATE).read_text())["step"]
+        state = json.loads((resume_from / TRAIN_STATE).read_text())
+        start_step, seconds_before = state["step"], state.get("train_seconds", 0.0)
         if accelerator.is_main_process:
             metrics_log.truncate_after(start_step)
         logger.info("resumed from %s at step %d", resume_from, start_step)
@@ -303,8 +306,9 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
     sums: dict[str, float] = {}
     counts = torch.zeros(quantizer.codebook_size)
     n_logged, samples, t_log = 0, 0, time.perf_counter()
-    t_start = time.perf_counter()
-    train_seconds = 0.0
+    # Training time counts across resumes, so max_minutes is a budget for the whole run.
+    t_start = time.perf_counter() - seconds_before
+    train_seconds = seconds_before
     step = start_step
     last_row: dict = {}
     bar = tqdm(
@@ -328,12 +332,13 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
             tok_t, tok_tk = augment_pixel_pairs(tok_t, tok_tk, cfg.lam.encoder, aug_gen)
         with accelerator.autocast():
             out = model(tok_t, tok_tk)
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr * lr_factor(cfg, step, time.perf_counter() - t_start)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(out["loss"])
         if cfg.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
-        scheduler.step()
         step += 1
 
         batch_counts = accelerator.reduce(quantizer.code_counts(out["indices"]).to(accelerator.device), "sum")
@@ -361,7 +366,7 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
             row["relative_forward_loss"] = row["forward_loss"] / max(row["copy_baseline_loss"], 1e-12)
             row["codebook_usage"] = float((counts > 0).float().mean())
             row["perplexity"] = perplexity_from_counts(counts)
-            row["lr"] = scheduler.get_last_lr()[0]
+            row["lr"] = optimizer.param_groups[0]["lr"]
             row["samples_per_s"] = samples / max(time.perf_counter() - t_log, 1e-9)
             row["step"] = step
             row["train_seconds"] = train_seconds
@@ -371,7 +376,7 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
                 bar.set_postfix(fwd=f"{row['relative_forward_loss']:.3f}", ppl=f"{row['perplexity']:.1f}")
             sums, counts, n_logged, samples, t_log = {}, torch.zeros_like(counts), 0, 0, time.perf_counter()
         if step % cfg.save_every == 0 or last:
-            _save_checkpoint(accelerator, cfg, step)
+            _save_checkpoint(accelerator, cfg, step, train_seconds)
             if accelerator.is_main_process:
                 metrics_log.plot()
         if last:
