@@ -70,6 +70,10 @@ class ProbeBenchConfig:
     lam: LAMConfig = field(default_factory=_default_lam)
     batch_size: int = 64
     lr: float = 1e-3
+    # Learning rate after warm-up: "constant" or "cosine" (annealed to a tenth by the end of the time budget).
+    scheduler: str = "constant"
+    # Mirror/recolour both frames of a pair alike during training (lam/augment.py).
+    augment: bool = False
     seed: int = 0
     # Probe: at most this many labelled train pairs to fit on (all held-out labelled pairs are scored).
     probe_train_pairs: int = 6000
@@ -128,6 +132,8 @@ def main(cfg: ProbeBenchConfig) -> dict:
             batch_size=cfg.batch_size,
             lr=cfg.lr,
             betas=(0.9, 0.999),
+            scheduler=cfg.scheduler,
+            augment=cfg.augment,
             seed=cfg.seed,
             log_every=100,
             save_every=2000,
