@@ -40,8 +40,9 @@ class DemoConfig:
     heldout_fraction: float = 0.15
     # Generator worker processes.
     num_workers: int = 2
-    # Frames between o_t and o_t+k (6 = 0.2 s at 30 fps: motion spans pixels at the LAM's 32 px).
-    frame_gap: int = 6
+    # Frames between o_t and o_t+k (10 = 0.33 s at 30 fps: walking and sidestepping move the image by pixels,
+    # not fractions of one, at the LAM's 32 px; see bench/lam_probe.py).
+    frame_gap: int = 10
     # Training budget: whichever comes first.
     train_steps: int = 3000
     train_minutes: float = 4.0
