@@ -84,7 +84,10 @@ def run(cfg: DemoConfig) -> dict:
         )
     )
 
-    print(f"[2/3] training the LAM (<= {cfg.train_steps} steps or {cfg.train_minutes} min) -> {train_dir}", flush=True)
+    print(
+        f"[2/3] training the LAM (<= {cfg.train_steps} steps or {cfg.train_minutes} min) -> {train_dir}",
+        flush=True,
+    )
     result = train(
         TrainLAMConfig(
             data=LAMDataConfig(video_root=video_dir, split="train", frame_gap=cfg.frame_gap),
@@ -147,7 +150,9 @@ def main() -> None:
     print(f"LAM trained for {summary['steps']} steps ({summary['train_seconds']} s).")
     print(f"  model (config.json + model.safetensors + card): {summary['model']}")
     print(f"  training curves and checkpoints:                  {summary['train_dir']}")
-    print(f"  held-out evaluation report / plot:                {summary['eval_report']} / {summary['eval_plot']}")
+    print(
+        f"  held-out evaluation report / plot:                {summary['eval_report']} / {summary['eval_plot']}"
+    )
     print(f"  headline: {_headline(summary['report'])}")
     print("Next: wbvla-lam-eval --lam=<model> ..., wbvla-lam-label on a LeRobot dataset, or push with")
     print("      wbvla-train-lam ... --hub.push_to_hub=true --hub.repo_id=<user>/<name>")

@@ -42,7 +42,9 @@ def _load_core() -> ModuleType:
     if (_LIBRARY_DIR / "aimdk_bridge_core.py").is_file():
         if str(_LIBRARY_DIR) not in sys.path:
             sys.path.insert(0, str(_LIBRARY_DIR))
-        spec = importlib.util.spec_from_file_location("aimdk_bridge_core", _LIBRARY_DIR / "aimdk_bridge_core.py")
+        spec = importlib.util.spec_from_file_location(
+            "aimdk_bridge_core", _LIBRARY_DIR / "aimdk_bridge_core.py"
+        )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules["aimdk_bridge_core"] = module
@@ -63,9 +65,22 @@ proto = core.proto
 logger = logging.getLogger("aimdk_bridge")
 
 _AIMDK_MSG_NAMES = (
-    "MessageHeader", "RequestHeader", "CommonRequest", "CommonState", "JointCommand", "JointCommandArray",
-    "JointStateArray", "HandType", "HandCommand", "HandCommandArray", "HandStateArray", "McLocomotionVelocity",
-    "McAction", "McActionCommand", "McInputAction", "McInputSource",
+    "MessageHeader",
+    "RequestHeader",
+    "CommonRequest",
+    "CommonState",
+    "JointCommand",
+    "JointCommandArray",
+    "JointStateArray",
+    "HandType",
+    "HandCommand",
+    "HandCommandArray",
+    "HandStateArray",
+    "McLocomotionVelocity",
+    "McAction",
+    "McActionCommand",
+    "McInputAction",
+    "McInputSource",
 )
 _AIMDK_SRV_NAMES = ("SetMcAction", "GetMcAction", "SetMcInputSource", "GetHandType")
 
@@ -88,8 +103,14 @@ def _import_ros() -> SimpleNamespace:
         ) from exc
     msgs = SimpleNamespace(**{name: getattr(aimdk_msg, name) for name in _AIMDK_MSG_NAMES})
     msgs.__dict__.update({name: getattr(aimdk_srv, name) for name in _AIMDK_SRV_NAMES})
-    return SimpleNamespace(rclpy=rclpy, qos=rclpy.qos, executors=rclpy.executors, msgs=msgs,
-                           Imu=sensor_msgs.msg.Imu, Image=sensor_msgs.msg.Image)
+    return SimpleNamespace(
+        rclpy=rclpy,
+        qos=rclpy.qos,
+        executors=rclpy.executors,
+        msgs=msgs,
+        Imu=sensor_msgs.msg.Imu,
+        Image=sensor_msgs.msg.Image,
+    )
 
 
 class RosAimdk:
@@ -102,10 +123,12 @@ class RosAimdk:
         self.node = self.ros.rclpy.create_node(node_name)
         qos = self.ros.qos
         # AimDK's examples: commands RELIABLE depth 10; states BEST_EFFORT (compatible with any publisher).
-        self._command_qos = qos.QoSProfile(depth=10, reliability=qos.ReliabilityPolicy.RELIABLE,
-                                           history=qos.HistoryPolicy.KEEP_LAST)
-        self._state_qos = qos.QoSProfile(depth=1, reliability=qos.ReliabilityPolicy.BEST_EFFORT,
-                                         history=qos.HistoryPolicy.KEEP_LAST)
+        self._command_qos = qos.QoSProfile(
+            depth=10, reliability=qos.ReliabilityPolicy.RELIABLE, history=qos.HistoryPolicy.KEEP_LAST
+        )
+        self._state_qos = qos.QoSProfile(
+            depth=1, reliability=qos.ReliabilityPolicy.BEST_EFFORT, history=qos.HistoryPolicy.KEEP_LAST
+        )
         self._publishers: dict[str, Any] = {}
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -126,8 +149,9 @@ class RosAimdk:
     def publish(self, topic: str, msg: Any) -> None:
         with self._lock:
             if topic not in self._publishers:
-                self._publishers[topic] = self.node.create_publisher(self._message_type(topic), topic,
-                                                                     self._command_qos)
+                self._publishers[topic] = self.node.create_publisher(
+                    self._message_type(topic), topic, self._command_qos
+                )
             publisher = self._publishers[topic]
         publisher.publish(msg)
 
@@ -141,16 +165,23 @@ class RosAimdk:
             raise core.ServiceTimeout(f"AimDK service {name} is not available (is MC running?)")
 
         def restamp() -> None:  # AimDK examples restamp each retry
-            header = getattr(request, "header", None) or getattr(getattr(request, "request", None), "header", None)
+            header = getattr(request, "header", None) or getattr(
+                getattr(request, "request", None), "header", None
+            )
             if header is not None:
                 header.stamp = self.now_stamp()
 
-        return core.call_with_retries(lambda: client.call_async(request), attempts, attempt_timeout_s, short,
-                                      before_attempt=restamp)
+        return core.call_with_retries(
+            lambda: client.call_async(request), attempts, attempt_timeout_s, short, before_attempt=restamp
+        )
 
     def start(self, subscriptions: dict[str, str], on_message: Any) -> None:
-        types = {"joint_state": self.msgs.JointStateArray, "hand_state": self.msgs.HandStateArray,
-                 "imu": self.ros.Imu, "image": self.ros.Image}
+        types = {
+            "joint_state": self.msgs.JointStateArray,
+            "hand_state": self.msgs.HandStateArray,
+            "imu": self.ros.Imu,
+            "image": self.ros.Image,
+        }
         for topic, kind in subscriptions.items():
             qos = self.ros.qos.qos_profile_sensor_data if kind in ("imu", "image") else self._state_qos
             self.node.create_subscription(types[kind], topic, lambda msg, t=topic: on_message(t, msg), qos)

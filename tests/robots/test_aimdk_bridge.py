@@ -21,14 +21,34 @@ from lerobot_wbvla.robots.agibot_x2.aimdk_fake_bridge import FAKE_MSGS, FakeAimd
 
 REPO = Path(__file__).resolve().parents[2]
 M = FAKE_MSGS
-ARM = [f"{side}_{j}_joint" for side in ("left", "right") for j in (
-    "shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_yaw", "wrist_pitch", "wrist_roll")]
+ARM = [
+    f"{side}_{j}_joint"
+    for side in ("left", "right")
+    for j in (
+        "shoulder_pitch",
+        "shoulder_roll",
+        "shoulder_yaw",
+        "elbow",
+        "wrist_yaw",
+        "wrist_pitch",
+        "wrist_roll",
+    )
+]
 
 
 # ---- translation -----------------------------------------------------------------------------------------------
 def test_joint_command_array_keeps_order_and_every_field():
-    entries = [{"name": n, "position": 0.1 * i, "velocity": -0.01 * i, "effort": 0.5, "stiffness": 40.0 + i,
-                "damping": 2.0 + 0.1 * i} for i, n in enumerate(reversed(ARM))]
+    entries = [
+        {
+            "name": n,
+            "position": 0.1 * i,
+            "velocity": -0.01 * i,
+            "effort": 0.5,
+            "stiffness": 40.0 + i,
+            "damping": 2.0 + 0.1 * i,
+        }
+        for i, n in enumerate(reversed(ARM))
+    ]
     msg = core.build_joint_command_array(M, entries, M.Time(sec=7, nanosec=5), sequence=2**32 + 3)
     assert [j.name for j in msg.joints] == list(reversed(ARM))  # the translation never reorders
     assert [j.position for j in msg.joints] == pytest.approx([0.1 * i for i in range(14)])
@@ -39,17 +59,40 @@ def test_joint_command_array_keeps_order_and_every_field():
 
 
 def test_hand_and_velocity_messages():
-    hand = {"left_hand_type": 2, "left_hands": [{"name": "left_hand", "position": 0.25, "velocity": 1.0,
-                                                 "acceleration": 0.5, "deceleration": 0.4, "effort": 0.3}],
-            "right_hand_type": 0, "right_hands": []}
+    hand = {
+        "left_hand_type": 2,
+        "left_hands": [
+            {
+                "name": "left_hand",
+                "position": 0.25,
+                "velocity": 1.0,
+                "acceleration": 0.5,
+                "deceleration": 0.4,
+                "effort": 0.3,
+            }
+        ],
+        "right_hand_type": 0,
+        "right_hands": [],
+    }
     msg = core.build_hand_command_array(M, hand, M.Time())
     assert msg.left_hand_type.value == 2 and msg.right_hand_type.value == 0 and msg.right_hands == []
     (left,) = msg.left_hands
     assert (left.name, left.position, left.acceleration, left.deceleration, left.effort) == (
-        "left_hand", 0.25, 0.5, 0.4, 0.3)
-    vel = core.build_locomotion_velocity(M, {"forward_velocity": 0.4, "lateral_velocity": -0.2,
-                                             "angular_velocity": 0.3}, "me", M.Time())
-    assert (vel.source, vel.forward_velocity, vel.lateral_velocity, vel.angular_velocity) == ("me", 0.4, -0.2, 0.3)
+        "left_hand",
+        0.25,
+        0.5,
+        0.4,
+        0.3,
+    )
+    vel = core.build_locomotion_velocity(
+        M, {"forward_velocity": 0.4, "lateral_velocity": -0.2, "angular_velocity": 0.3}, "me", M.Time()
+    )
+    assert (vel.source, vel.forward_velocity, vel.lateral_velocity, vel.angular_velocity) == (
+        "me",
+        0.4,
+        -0.2,
+        0.3,
+    )
 
 
 def test_service_requests_and_responses():
@@ -66,40 +109,63 @@ def test_service_requests_and_responses():
     assert core.parse_set_mc_action_response(refused) == (False, "not allowed")
 
     source = core.build_set_input_source_request(M, "ADD", "me", 40, 1000, M.Time())
-    assert (source.action.value, source.input_source.name, source.input_source.priority,
-            source.input_source.timeout) == (1001, "me", 40, 1000)
+    assert (
+        source.action.value,
+        source.input_source.name,
+        source.input_source.priority,
+        source.input_source.timeout,
+    ) == (1001, "me", 40, 1000)
     response = M.SetMcInputSource.Response()
     response.response.header.code, response.response.task_id = 3, 9
     assert core.parse_set_input_source_response(response) == {"code": 3, "task_id": 9}
 
     info = M.GetMcAction.Response()
     info.info.current_action.value, info.info.status.value = 300, 100
-    assert core.parse_get_mc_action_response(info) == {"action": "LOCOMOTION_DEFAULT", "value": 300, "status": 100}
+    assert core.parse_get_mc_action_response(info) == {
+        "action": "LOCOMOTION_DEFAULT",
+        "value": 300,
+        "status": 100,
+    }
     hand = M.GetHandType.Response()
     hand.left_hands_type.value, hand.right_hands_type.value = 2, 0
     assert core.parse_get_hand_type_response(hand) == {"left": 2, "right": 0}
 
 
 def test_state_messages_to_wire():
-    joints = M.JointStateArray(header=M.MessageHeader(stamp=M.Time(sec=3, nanosec=500_000_000)), joints=[
-        M.JointState(name="waist_yaw_joint", position=0.1, velocity=0.2, effort=3.0, error_code=7),
-        M.JointState(name="waist_pitch_joint", position=-0.1)])
+    joints = M.JointStateArray(
+        header=M.MessageHeader(stamp=M.Time(sec=3, nanosec=500_000_000)),
+        joints=[
+            M.JointState(name="waist_yaw_joint", position=0.1, velocity=0.2, effort=3.0, error_code=7),
+            M.JointState(name="waist_pitch_joint", position=-0.1),
+        ],
+    )
     wire = core.joint_state_array_to_wire(joints)
     assert wire["stamp"] == pytest.approx(3.5)
-    assert wire["joints"][0] == {"name": "waist_yaw_joint", "position": 0.1, "velocity": 0.2, "effort": 3.0,
-                                 "error_code": 7}
+    assert wire["joints"][0] == {
+        "name": "waist_yaw_joint",
+        "position": 0.1,
+        "velocity": 0.2,
+        "effort": 3.0,
+        "error_code": 7,
+    }
     assert [j["name"] for j in wire["joints"]] == ["waist_yaw_joint", "waist_pitch_joint"]
 
     # Plain ROS-like objects (not the fake dataclasses) work too: the translation is duck-typed.
     xyz = SimpleNamespace
-    imu = SimpleNamespace(header=None, orientation=xyz(x=0.1, y=0.2, z=0.3, w=0.9),
-                          angular_velocity=xyz(x=1.0, y=2.0, z=3.0), linear_acceleration=xyz(x=0.0, y=0.0, z=9.8))
+    imu = SimpleNamespace(
+        header=None,
+        orientation=xyz(x=0.1, y=0.2, z=0.3, w=0.9),
+        angular_velocity=xyz(x=1.0, y=2.0, z=3.0),
+        linear_acceleration=xyz(x=0.0, y=0.0, z=9.8),
+    )
     wire = core.imu_to_wire(imu)
     assert wire["orientation"] == {"x": 0.1, "y": 0.2, "z": 0.3, "w": 0.9}
     assert wire["angular_velocity"]["z"] == 3.0 and wire["linear_acceleration"]["z"] == 9.8
 
-    hand = M.HandStateArray(left_hand_type=M.HandType(value=2),
-                            left_hands=[M.HandState(name="left_hand", position=0.3, state=2, faultcode=1)])
+    hand = M.HandStateArray(
+        left_hand_type=M.HandType(value=2),
+        left_hands=[M.HandState(name="left_hand", position=0.3, state=2, faultcode=1)],
+    )
     wire = core.hand_state_array_to_wire(hand)
     assert wire["left_hand_type"] == 2 and wire["right_hand_type"] == 0 and wire["right_hands"] == []
     assert wire["left_hands"][0]["position"] == 0.3 and wire["left_hands"][0]["state"] == 2
@@ -109,12 +175,16 @@ def test_image_conversion():
     rgb = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
     padded = np.zeros((4, 16), np.uint8)  # row stride 16 > 15 bytes of pixels
     padded[:, :15] = rgb.reshape(4, 15)
-    assert np.array_equal(core.image_to_rgb(M.Image(height=4, width=5, encoding="rgb8", step=16,
-                                                    data=padded.tobytes())), rgb)
+    assert np.array_equal(
+        core.image_to_rgb(M.Image(height=4, width=5, encoding="rgb8", step=16, data=padded.tobytes())), rgb
+    )
     bgr = rgb[:, :, ::-1].copy()
-    assert np.array_equal(core.image_to_rgb(M.Image(height=4, width=5, encoding="bgr8", step=15,
-                                                    data=bgr.tobytes())), rgb)
-    mono = core.image_to_rgb(M.Image(height=4, width=5, encoding="mono8", step=5, data=rgb[:, :, 0].tobytes()))
+    assert np.array_equal(
+        core.image_to_rgb(M.Image(height=4, width=5, encoding="bgr8", step=15, data=bgr.tobytes())), rgb
+    )
+    mono = core.image_to_rgb(
+        M.Image(height=4, width=5, encoding="mono8", step=5, data=rgb[:, :, 0].tobytes())
+    )
     assert mono.shape == (4, 5, 3) and np.array_equal(mono[:, :, 2], rgb[:, :, 0])
     with pytest.raises(ValueError, match="'16UC1' is not supported"):
         core.image_to_rgb(M.Image(height=4, width=5, encoding="16UC1", data=b""))
@@ -142,11 +212,16 @@ def test_call_with_retries_survives_lost_calls_and_names_the_service_when_all_fa
         return _Future(time.monotonic() + 0.005 if len(attempts) >= 3 else None)
 
     stamps = []
-    assert core.call_with_retries(flaky, 8, 0.03, "SetMcAction", before_attempt=lambda: stamps.append(1)) == "answer"
+    assert (
+        core.call_with_retries(flaky, 8, 0.03, "SetMcAction", before_attempt=lambda: stamps.append(1))
+        == "answer"
+    )
     assert len(attempts) == 3 and len(stamps) == 3
     assert attempts[1] - attempts[0] >= 0.03  # each attempt waits its timeout
 
-    with pytest.raises(core.ServiceTimeout, match=r"SetMcInputSource did not answer after 4 attempts of 0\.02 s"):
+    with pytest.raises(
+        core.ServiceTimeout, match=r"SetMcInputSource did not answer after 4 attempts of 0\.02 s"
+    ):
         core.call_with_retries(lambda: _Future(None), 4, 0.02, "SetMcInputSource")
 
 
@@ -156,7 +231,9 @@ def bridge():
     started = []
 
     def start(fake: FakeAimdkConfig | None = None, **bridge_fields):
-        fields = dict(bind="127.0.0.1", command_port=0, state_port=0, camera_port=0, service_attempt_timeout_s=0.05)
+        fields = dict(
+            bind="127.0.0.1", command_port=0, state_port=0, camera_port=0, service_attempt_timeout_s=0.05
+        )
         fields.update(bridge_fields)
         server, robot = start_fake_bridge(core.BridgeConfig(**fields), fake)
         started.append(server)
@@ -195,8 +272,17 @@ def _exchange(sock: zmq.Socket, message: dict, wait_s: float = 2.0) -> dict:
 
 
 def _arm_entries(names=ARM, stiffness=50.0, damping=2.5, position=0.2):
-    return [{"name": n, "position": position, "velocity": 0.0, "effort": 0.0, "stiffness": stiffness,
-             "damping": damping} for n in names]
+    return [
+        {
+            "name": n,
+            "position": position,
+            "velocity": 0.0,
+            "effort": 0.0,
+            "stiffness": stiffness,
+            "damping": damping,
+        }
+        for n in names
+    ]
 
 
 def test_retried_request_runs_once_and_bad_commands_are_refused(bridge, dealer):
@@ -212,7 +298,9 @@ def test_retried_request_runs_once_and_bad_commands_are_refused(bridge, dealer):
 
     wrong_order = {"type": "command", "seq": 1, "joints": {"arm": _arm_entries(ARM[7:] + ARM[:7])}}
     error = _exchange(sock, wrong_order)
-    assert error["type"] == "error" and error["seq"] == 1 and "differ from the robot's order" in error["error"]
+    assert (
+        error["type"] == "error" and error["seq"] == 1 and "differ from the robot's order" in error["error"]
+    )
     legs = {"type": "command", "seq": 2, "joints": {"leg": _arm_entries(["left_hip_pitch_joint"])}}
     assert "group 'leg' are refused" in _exchange(sock, legs)["error"]
     nan = {"type": "command", "seq": 3, "joints": {"arm": _arm_entries(position=float("nan"))}}
@@ -226,16 +314,32 @@ def test_retried_request_runs_once_and_bad_commands_are_refused(bridge, dealer):
 def test_bridge_watchdog_damps_a_silent_client(bridge, dealer):
     server, robot = bridge(zero_velocity_s=0.2)
     sock = dealer(server.command_endpoint)
-    hello = {"type": "hello", "id": 1, "client": "t", "command_timeout_s": 0.25, "safe_action": "damp",
-             "input_source": "me"}
+    hello = {
+        "type": "hello",
+        "id": 1,
+        "client": "t",
+        "command_timeout_s": 0.25,
+        "safe_action": "damp",
+        "input_source": "me",
+    }
     assert _exchange(sock, hello)["ok"]
     assert _exchange(sock, {"type": "set_input_source", "id": 2, "op": "ADD", "name": "me"})["ok"]
-    sock.send_multipart(proto.encode({"type": "command", "seq": 1, "joints": {"arm": _arm_entries()},
-                                      "locomotion": {"forward_velocity": 0.5}}))
+    sock.send_multipart(
+        proto.encode(
+            {
+                "type": "command",
+                "seq": 1,
+                "joints": {"arm": _arm_entries()},
+                "locomotion": {"forward_velocity": 0.5},
+            }
+        )
+    )
     sent = time.monotonic()
     time.sleep(0.15)
     arm = robot.messages_on("/aima/hal/joint/arm/command")
-    assert arm and arm[-1].joints[0].stiffness == 50.0 and server._safe is None  # republished, not yet timed out
+    assert (
+        arm and arm[-1].joints[0].stiffness == 50.0 and server._safe is None
+    )  # republished, not yet timed out
     while server._safe is None and time.monotonic() - sent < 2.0:
         time.sleep(0.005)
     tripped = time.monotonic() - sent
@@ -261,15 +365,18 @@ def test_script_loads_without_lerobot_and_explains_missing_ros(tmp_path):
         "print(ns['core'].BRIDGE_NAME, ns['proto'].PROTOCOL_VERSION)\n"
         "ns['main'](['--command_port', '0'])\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                            cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert result.stdout.split() == ["lerobot_wbvla.aimdk_bridge", str(proto.PROTOCOL_VERSION)]
     assert result.returncode == 1 and "needs ROS 2 Humble with rclpy and AimDK's aimdk_msgs" in result.stderr
 
 
 def test_robot_side_modules_parse_as_python_3_10():
     # ROS 2 Humble ships Python 3.10: what the bridge loads on the robot must not use newer syntax.
-    for path in (REPO / "scripts" / "aimdk_bridge.py",
-                 REPO / "lerobot_wbvla/robots/agibot_x2/aimdk_bridge_core.py",
-                 REPO / "lerobot_wbvla/robots/agibot_x2/aimdk_protocol.py"):
+    for path in (
+        REPO / "scripts" / "aimdk_bridge.py",
+        REPO / "lerobot_wbvla/robots/agibot_x2/aimdk_bridge_core.py",
+        REPO / "lerobot_wbvla/robots/agibot_x2/aimdk_protocol.py",
+    ):
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 10))

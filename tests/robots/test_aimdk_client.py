@@ -35,12 +35,37 @@ from lerobot_wbvla.robots.agibot_x2.config_aimdk import AimdkConfig
 from lerobot_wbvla.robots.agibot_x2.joints import STATE_KEYS
 
 # AimDK's documented layout, written out (not derived from joints.py) so that a wrong joints.py fails here.
-LEG = ["left_hip_pitch", "left_hip_roll", "left_hip_yaw", "left_knee", "left_ankle_pitch", "left_ankle_roll",
-       "right_hip_pitch", "right_hip_roll", "right_hip_yaw", "right_knee", "right_ankle_pitch", "right_ankle_roll"]
+LEG = [
+    "left_hip_pitch",
+    "left_hip_roll",
+    "left_hip_yaw",
+    "left_knee",
+    "left_ankle_pitch",
+    "left_ankle_roll",
+    "right_hip_pitch",
+    "right_hip_roll",
+    "right_hip_yaw",
+    "right_knee",
+    "right_ankle_pitch",
+    "right_ankle_roll",
+]
 WAIST = ["waist_yaw", "waist_pitch", "waist_roll"]
-ARM = ["left_shoulder_pitch", "left_shoulder_roll", "left_shoulder_yaw", "left_elbow", "left_wrist_yaw",
-       "left_wrist_pitch", "left_wrist_roll", "right_shoulder_pitch", "right_shoulder_roll", "right_shoulder_yaw",
-       "right_elbow", "right_wrist_yaw", "right_wrist_pitch", "right_wrist_roll"]
+ARM = [
+    "left_shoulder_pitch",
+    "left_shoulder_roll",
+    "left_shoulder_yaw",
+    "left_elbow",
+    "left_wrist_yaw",
+    "left_wrist_pitch",
+    "left_wrist_roll",
+    "right_shoulder_pitch",
+    "right_shoulder_roll",
+    "right_shoulder_yaw",
+    "right_elbow",
+    "right_wrist_yaw",
+    "right_wrist_pitch",
+    "right_wrist_roll",
+]
 HEAD = ["head_yaw", "head_pitch"]
 ARM_TOPIC = "/aima/hal/joint/arm/command"
 
@@ -50,7 +75,9 @@ def bridge():
     started = []
 
     def start(fake: FakeAimdkConfig | None = None, protocol_version: int = proto.PROTOCOL_VERSION, **fields):
-        config = dict(bind="127.0.0.1", command_port=0, state_port=0, camera_port=0, service_attempt_timeout_s=0.05)
+        config = dict(
+            bind="127.0.0.1", command_port=0, state_port=0, camera_port=0, service_attempt_timeout_s=0.05
+        )
         config.update(fields)
         server, robot = start_fake_bridge(BridgeConfig(**config), fake)
         server.protocol_version = protocol_version
@@ -69,9 +96,14 @@ def _port(endpoint: str) -> int:
 def make_backend(server, **robot_fields) -> AimdkBackend:
     aimdk = robot_fields.pop("aimdk", {})
     config = AgibotX2Config(backend="aimdk", **robot_fields)
-    config.aimdk = AimdkConfig(host="127.0.0.1", command_port=_port(server.command_endpoint),
-                               state_port=_port(server.state_endpoint), camera_port=_port(server.camera_endpoint),
-                               connect_timeout_s=3.0, **aimdk)
+    config.aimdk = AimdkConfig(
+        host="127.0.0.1",
+        command_port=_port(server.command_endpoint),
+        state_port=_port(server.state_endpoint),
+        camera_port=_port(server.camera_endpoint),
+        connect_timeout_s=3.0,
+        **aimdk,
+    )
     return AimdkBackend(config)
 
 
@@ -90,8 +122,11 @@ def backends():
 
 
 def _command(arm: dict[str, float] | None = None, left=0.0, right=0.0, loco=None) -> WholeBodyCommand:
-    return WholeBodyCommand(arm_targets=arm or dict.fromkeys(ARM, 0.0),
-                            grippers={"left_gripper": left, "right_gripper": right}, loco=loco or LocoCommand())
+    return WholeBodyCommand(
+        arm_targets=arm or dict.fromkeys(ARM, 0.0),
+        grippers={"left_gripper": left, "right_gripper": right},
+        loco=loco or LocoCommand(),
+    )
 
 
 def test_commands_arrive_in_aimdk_group_layout_with_gains(bridge, backends):
@@ -121,12 +156,18 @@ def test_commands_arrive_in_aimdk_group_layout_with_gains(bridge, backends):
     # Every group, through the client's generic grouping (what a custom leg controller with MC stopped uses).
     all_joints = LEG + WAIST + ARM + HEAD
     values = {j: 0.001 * i for i, j in enumerate(all_joints)}
-    groups = group_commands(dict(random.Random(1).sample(sorted(values.items()), len(values))),
-                            dict.fromkeys(all_joints, (20.0, 2.0)))
+    groups = group_commands(
+        dict(random.Random(1).sample(sorted(values.items()), len(values))),
+        dict.fromkeys(all_joints, (20.0, 2.0)),
+    )
     assert list(groups) == ["leg", "waist", "head", "arm"]
     server2, robot2 = bridge(allowed_groups="leg,waist,arm,head")
-    client = AimdkClient("127.0.0.1", _port(server2.command_endpoint), _port(server2.state_endpoint),
-                         _port(server2.camera_endpoint))
+    client = AimdkClient(
+        "127.0.0.1",
+        _port(server2.command_endpoint),
+        _port(server2.state_endpoint),
+        _port(server2.camera_endpoint),
+    )
     client.connect({"client": "t"}, timeout_s=2.0)
     try:
         client.wait_for_state(2.0)
@@ -160,7 +201,9 @@ def test_robot_states_come_back_as_observations_by_name(bridge, backends):
         assert obs[f"{joint}.vel"] == pytest.approx(0.0 if joint in ARM else -value, abs=2e-2), joint
     assert obs["left_gripper.pos"] == pytest.approx(0.75) and obs["right_gripper.pos"] == pytest.approx(0.0)
     assert obs["imu.quat_w"] == 1.0 and obs["imu.acc_z"] == pytest.approx(9.81)
-    assert [obs[f"foot_contact.{k}"] for k in ("left_heel", "left_toe", "right_heel", "right_toe")] == [1.0] * 4
+    assert [obs[f"foot_contact.{k}"] for k in ("left_heel", "left_toe", "right_heel", "right_toe")] == [
+        1.0
+    ] * 4
     with robot.lock:
         robot.mc_action = "DAMPING_DEFAULT"  # no weight on the knees: feet off the ground
     time.sleep(0.05)
@@ -172,8 +215,10 @@ def test_robot_states_come_back_as_observations_by_name(bridge, backends):
 
     server.stop()  # the bridge goes away: stale state is an error, not old data
     time.sleep(0.35)
-    with pytest.raises(ConnectionError, match="no fresh state from the AimDK bridge on tcp://127.0.0.1:.*is the "
-                                              "bridge running"):
+    with pytest.raises(
+        ConnectionError,
+        match="no fresh state from the AimDK bridge on tcp://127.0.0.1:.*is the bridge running",
+    ):
         backend.read_state()
 
 
@@ -187,20 +232,29 @@ def test_locomotion_mapping_and_mode_switch_sequence(bridge, backends):
     backend.connect()
     calls = [(name, request) for name, request in robot.services_called() if name != "GetMcAction"]
     assert [(name, getattr(getattr(r, "command", None), "action_desc", None)) for name, r in calls[:2]] == [
-        ("SetMcAction", "JOINT_DEFAULT"), ("SetMcAction", "STAND_DEFAULT")]
+        ("SetMcAction", "JOINT_DEFAULT"),
+        ("SetMcAction", "STAND_DEFAULT"),
+    ]
     assert [r.command.action.value for _, r in calls[:2]] == [100, 200]
     name, register = calls[2]
     assert name == "SetMcInputSource" and register.action.value == 1001
     assert (register.input_source.name, register.input_source.priority, register.input_source.timeout) == (
-        "lerobot_wbvla", 40, 1000)
+        "lerobot_wbvla",
+        40,
+        1000,
+    )
     assert robot.mc_action == "STAND_DEFAULT" and "lerobot_wbvla" in robot.input_sources
     assert len(robot.service_attempts) > len(robot.service_calls)  # lost calls were retried
 
     backend.send_command(_command(loco=LocoCommand(vx=0.4, vy=-0.2, yaw_rate=0.3, height=0.6)))
     time.sleep(0.05)
     velocity = robot.messages_on(proto.LOCOMOTION_TOPIC)[-1]
-    assert (velocity.source, velocity.forward_velocity, velocity.lateral_velocity, velocity.angular_velocity) == (
-        "lerobot_wbvla", 0.4, -0.2, 0.3)
+    assert (
+        velocity.source,
+        velocity.forward_velocity,
+        velocity.lateral_velocity,
+        velocity.angular_velocity,
+    ) == ("lerobot_wbvla", 0.4, -0.2, 0.3)
     assert not hasattr(velocity, "height")  # AimDK has no base height: loco.height is dropped
     backend.send_command(_command(loco=LocoCommand(vx=0.001, vy=0.0, yaw_rate=-0.002)))
     time.sleep(0.05)
@@ -259,7 +313,9 @@ def test_disconnect_leaves_the_robot_safe(bridge, backends):
 
 def test_version_mismatch_and_unreachable_bridge_give_clear_errors(bridge, backends):
     server, _ = bridge(protocol_version=99)
-    with pytest.raises(AimdkVersionError, match=r"tcp://127\.0\.0\.1:\d+ speaks protocol v99, this client v1"):
+    with pytest.raises(
+        AimdkVersionError, match=r"tcp://127\.0\.0\.1:\d+ speaks protocol v99, this client v1"
+    ):
         backends(server).connect()
 
     with socket.socket() as probe:  # a port nobody listens on
@@ -268,8 +324,11 @@ def test_version_mismatch_and_unreachable_bridge_give_clear_errors(bridge, backe
     backend = make_backend(server)
     backend.settings.command_port, backend.settings.connect_timeout_s = port, 0.6
     started = time.monotonic()
-    with pytest.raises(ConnectionError, match=rf"no answer from an AimDK bridge at tcp://127\.0\.0\.1:{port} .*"
-                                              "scripts/aimdk_bridge.py running"):
+    with pytest.raises(
+        ConnectionError,
+        match=rf"no answer from an AimDK bridge at tcp://127\.0\.0\.1:{port} .*"
+        "scripts/aimdk_bridge.py running",
+    ):
         backend.connect()
     assert time.monotonic() - started < 1.5 and not backend.is_connected
 
@@ -310,11 +369,30 @@ def test_client_retries_a_lost_request_with_the_same_id():
 
 
 def test_fake_bridge_command_line():
-    server = server_from_args(["--bind", "127.0.0.1", "--command_port", "0", "--state_port", "0",
-                               "--camera_port", "0", "--mc_action", "JOINT_DEFAULT", "--allowed_groups", "arm,head"])
+    server = server_from_args(
+        [
+            "--bind",
+            "127.0.0.1",
+            "--command_port",
+            "0",
+            "--state_port",
+            "0",
+            "--camera_port",
+            "0",
+            "--mc_action",
+            "JOINT_DEFAULT",
+            "--allowed_groups",
+            "arm,head",
+        ]
+    )
     server.start()
-    client = AimdkClient("127.0.0.1", _port(server.command_endpoint), _port(server.state_endpoint),
-                         _port(server.camera_endpoint), request_timeout_s=1.0)
+    client = AimdkClient(
+        "127.0.0.1",
+        _port(server.command_endpoint),
+        _port(server.state_endpoint),
+        _port(server.camera_endpoint),
+        request_timeout_s=1.0,
+    )
     try:
         hello = client.connect({"client": "t"}, timeout_s=3.0)
         assert hello["protocol"] == proto.PROTOCOL_VERSION and hello["allowed_groups"] == ["arm", "head"]
@@ -341,8 +419,13 @@ def test_agibot_x2_robot_drives_the_fake_robot_through_the_aimdk_backend(bridge)
         assert obs["left_knee.pos"] == pytest.approx(0.4) and obs["left_elbow.pos"] == pytest.approx(-0.3)
         action = dict.fromkeys(ACTION_KEYS, 0.0)
         action.update({f"{j}.pos": obs[f"{j}.pos"] for j in ARM})
-        action.update({"left_shoulder_pitch.pos": obs["left_shoulder_pitch.pos"] + 0.1, "loco.vx": 0.3,
-                       "left_gripper.pos": 0.3})
+        action.update(
+            {
+                "left_shoulder_pitch.pos": obs["left_shoulder_pitch.pos"] + 0.1,
+                "loco.vx": 0.3,
+                "left_gripper.pos": 0.3,
+            }
+        )
         sent = x2.send_action(action)
         time.sleep(0.05)
         arm = robot.messages_on(ARM_TOPIC)[-1]

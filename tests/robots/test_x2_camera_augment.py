@@ -52,9 +52,10 @@ def test_augmented_frames_differ_from_clean_frames_and_relight_per_episode(tmp_p
         sim.reset(3)
         relit = augmented.get_observation()["head"].astype(np.float64)
         per_channel = lambda img: img.reshape(-1, 3).mean(0)  # noqa: E731
-        assert np.abs(per_channel(relit) - per_channel(first)).max() > np.abs(
-            per_channel(again) - per_channel(first)
-        ).max()
+        assert (
+            np.abs(per_channel(relit) - per_channel(first)).max()
+            > np.abs(per_channel(again) - per_channel(first)).max()
+        )
     finally:
         clean.disconnect()
         augmented.disconnect()

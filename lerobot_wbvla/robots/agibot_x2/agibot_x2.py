@@ -181,7 +181,9 @@ class AgibotX2(Robot):
                 )
             command, sent = self._clamp(values)
             backend.send_command(command)
-            self._last_pos = np.fromiter(sent.values(), float, self._n_pos)  # arms + grippers lead ACTION_KEYS
+            self._last_pos = np.fromiter(
+                sent.values(), float, self._n_pos
+            )  # arms + grippers lead ACTION_KEYS
             self._last_action_time = time.monotonic()
             self._safe_state = None
         return sent

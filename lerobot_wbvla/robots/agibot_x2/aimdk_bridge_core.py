@@ -212,7 +212,9 @@ def build_set_input_source_request(
 ) -> Any:
     """`SetMcInputSource.Request`: register (ADD), MODIFY, DELETE, ENABLE or DISABLE a velocity input source."""
     if op not in proto.INPUT_SOURCE_OPS:
-        raise proto.ProtocolError(f"unknown input-source op {op!r}; known: {', '.join(proto.INPUT_SOURCE_OPS)}")
+        raise proto.ProtocolError(
+            f"unknown input-source op {op!r}; known: {', '.join(proto.INPUT_SOURCE_OPS)}"
+        )
     request = msgs.SetMcInputSource.Request()
     request.request = msgs.CommonRequest()
     request.request.header.stamp = stamp
@@ -303,14 +305,20 @@ def image_to_rgb(msg: Any) -> np.ndarray:
     """HxWx3 uint8 RGB of a `sensor_msgs/Image` in rgb8, bgr8, rgba8, bgra8 or mono8 (row stride `step`)."""
     encoding = str(msg.encoding)
     if encoding not in _CHANNELS:
-        raise ValueError(f"camera image encoding {encoding!r} is not supported; use one of {sorted(_CHANNELS)}")
+        raise ValueError(
+            f"camera image encoding {encoding!r} is not supported; use one of {sorted(_CHANNELS)}"
+        )
     channels = _CHANNELS[encoding]
     height, width = int(msg.height), int(msg.width)
     step = int(getattr(msg, "step", 0)) or width * channels
     buffer = np.frombuffer(bytes(msg.data), dtype=np.uint8)
     if buffer.size < step * height:
-        raise ValueError(f"camera image has {buffer.size} bytes, expected {step * height} ({height} rows x {step})")
-    pixels = buffer[: step * height].reshape(height, step)[:, : width * channels].reshape(height, width, channels)
+        raise ValueError(
+            f"camera image has {buffer.size} bytes, expected {step * height} ({height} rows x {step})"
+        )
+    pixels = (
+        buffer[: step * height].reshape(height, step)[:, : width * channels].reshape(height, width, channels)
+    )
     if channels == 1:
         return np.repeat(pixels, 3, axis=2)
     if encoding.startswith("bgr"):
@@ -318,7 +326,9 @@ def image_to_rgb(msg: Any) -> np.ndarray:
     return np.ascontiguousarray(pixels[:, :, :3])
 
 
-def encode_rgb(rgb: np.ndarray, size: tuple[int, int] | None, jpeg_quality: int) -> tuple[dict[str, Any], bytes]:
+def encode_rgb(
+    rgb: np.ndarray, size: tuple[int, int] | None, jpeg_quality: int
+) -> tuple[dict[str, Any], bytes]:
     """Resize (when OpenCV is there) to `size` (height, width) and JPEG-encode (`jpeg_quality` > 0 and OpenCV)
     an RGB image; raw rgb8 otherwise. Returns the header fields and the bytes."""
     try:
@@ -343,22 +353,32 @@ class BridgeConfig:
     """Settings of the bridge process (command line: `--name value`, see `parse_config`)."""
 
     bind: str = dataclasses.field(default="0.0.0.0", metadata={"help": "address to listen on"})
-    command_port: int = dataclasses.field(default=proto.COMMAND_PORT, metadata={"help": "ROUTER port (requests)"})
-    state_port: int = dataclasses.field(default=proto.STATE_PORT, metadata={"help": "PUB port (state stream)"})
-    camera_port: int = dataclasses.field(default=proto.CAMERA_PORT, metadata={"help": "PUB port (camera frames)"})
+    command_port: int = dataclasses.field(
+        default=proto.COMMAND_PORT, metadata={"help": "ROUTER port (requests)"}
+    )
+    state_port: int = dataclasses.field(
+        default=proto.STATE_PORT, metadata={"help": "PUB port (state stream)"}
+    )
+    camera_port: int = dataclasses.field(
+        default=proto.CAMERA_PORT, metadata={"help": "PUB port (camera frames)"}
+    )
     state_hz: float = dataclasses.field(default=100.0, metadata={"help": "state stream rate"})
     command_hz: float = dataclasses.field(
-        default=100.0, metadata={"help": "rate at which the latest targets and velocity are re-published to AimDK"}
+        default=100.0,
+        metadata={"help": "rate at which the latest targets and velocity are re-published to AimDK"},
     )
     camera_hz: float = dataclasses.field(default=30.0, metadata={"help": "camera stream rate (at most)"})
     jpeg_quality: int = dataclasses.field(default=90, metadata={"help": "JPEG quality; 0 sends raw rgb8"})
     cameras: str = dataclasses.field(
-        default=f"head={proto.HEAD_RGB_TOPIC}", metadata={"help": "camera name=sensor_msgs/Image topic, comma list"}
+        default=f"head={proto.HEAD_RGB_TOPIC}",
+        metadata={"help": "camera name=sensor_msgs/Image topic, comma list"},
     )
     allowed_groups: str = dataclasses.field(
         default="arm",
-        metadata={"help": "joint groups the client may command (comma list of leg,waist,arm,head); leg and "
-                  "waist fight MC's balance controller: add them only with MC stopped (`aima em stop-app mc`)"},
+        metadata={
+            "help": "joint groups the client may command (comma list of leg,waist,arm,head); leg and "
+            "waist fight MC's balance controller: add them only with MC stopped (`aima em stop-app mc`)"
+        },
     )
     service_attempts: int = dataclasses.field(default=8, metadata={"help": "tries per AimDK service call"})
     service_attempt_timeout_s: float = dataclasses.field(
@@ -384,7 +404,9 @@ class BridgeConfig:
         groups = {g.strip() for g in self.allowed_groups.split(",") if g.strip()}
         unknown = groups - set(proto.JOINT_GROUPS)
         if unknown:
-            raise ValueError(f"--allowed_groups has unknown groups {sorted(unknown)}; use {proto.JOINT_GROUPS}")
+            raise ValueError(
+                f"--allowed_groups has unknown groups {sorted(unknown)}; use {proto.JOINT_GROUPS}"
+            )
         return groups
 
 
@@ -396,11 +418,19 @@ def parse_config(cls: type, argv: list[str] | None, description: str) -> Any:
         default = f.default
         kind = type(default)
         if kind is bool:
-            parser.add_argument(f"--{f.name}", type=lambda s: s.lower() in ("1", "true", "yes"), default=default,
-                                help=f"{f.metadata.get('help', '')} (default: {default})")
+            parser.add_argument(
+                f"--{f.name}",
+                type=lambda s: s.lower() in ("1", "true", "yes"),
+                default=default,
+                help=f"{f.metadata.get('help', '')} (default: {default})",
+            )
         else:
-            parser.add_argument(f"--{f.name}", type=kind, default=default,
-                                help=f"{f.metadata.get('help', '')} (default: {default})")
+            parser.add_argument(
+                f"--{f.name}",
+                type=kind,
+                default=default,
+                help=f"{f.metadata.get('help', '')} (default: {default})",
+            )
     return cls(**vars(parser.parse_args(argv)))
 
 
@@ -420,8 +450,12 @@ class _Session:
 class BridgeServer:
     """Serves the protocol of `aimdk_protocol` on ZeroMQ and drives AimDK through an `AimdkPort`."""
 
-    def __init__(self, port: AimdkPort, config: BridgeConfig | None = None,
-                 protocol_version: int = proto.PROTOCOL_VERSION):
+    def __init__(
+        self,
+        port: AimdkPort,
+        config: BridgeConfig | None = None,
+        protocol_version: int = proto.PROTOCOL_VERSION,
+    ):
         self.port = port
         self.config = config or BridgeConfig()
         self.protocol_version = protocol_version
@@ -476,8 +510,12 @@ class BridgeServer:
             thread = threading.Thread(target=target, name=f"aimdk-bridge{target.__name__}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        logger.info("AimDK bridge: requests on %s, state on %s, cameras on %s", self.command_endpoint,
-                    self.state_endpoint, self.camera_endpoint)
+        logger.info(
+            "AimDK bridge: requests on %s, state on %s, cameras on %s",
+            self.command_endpoint,
+            self.state_endpoint,
+            self.camera_endpoint,
+        )
 
     def _bind(self, sock: zmq.Socket, port: int) -> str:
         address = f"tcp://{self.config.bind}"
@@ -572,10 +610,20 @@ class BridgeServer:
             return
         kind, request_id = message["type"], message.get("id")
         if message["v"] != self.protocol_version:
-            error = (f"AimDK bridge protocol version mismatch: bridge speaks v{self.protocol_version}, client "
-                     f"v{message['v']}. Run the same lerobot_wbvla revision on both sides.")
-            self._send(identity, {"type": proto.MSG_REPLY, "id": request_id, "ok": False, "error": error,
-                                  "protocol": self.protocol_version})
+            error = (
+                f"AimDK bridge protocol version mismatch: bridge speaks v{self.protocol_version}, client "
+                f"v{message['v']}. Run the same lerobot_wbvla revision on both sides."
+            )
+            self._send(
+                identity,
+                {
+                    "type": proto.MSG_REPLY,
+                    "id": request_id,
+                    "ok": False,
+                    "error": error,
+                    "protocol": self.protocol_version,
+                },
+            )
             return
         if kind == proto.MSG_COMMAND:
             try:
@@ -584,8 +632,14 @@ class BridgeServer:
                 self._send(identity, {"type": proto.MSG_ERROR, "seq": message.get("seq"), "error": str(exc)})
             return
         if kind not in proto.REQUEST_TYPES or not isinstance(request_id, int):
-            self._send(identity, {"type": proto.MSG_ERROR, "seq": None,
-                                  "error": f"unknown message type {kind!r} or request without integer 'id'"})
+            self._send(
+                identity,
+                {
+                    "type": proto.MSG_ERROR,
+                    "seq": None,
+                    "error": f"unknown message type {kind!r} or request without integer 'id'",
+                },
+            )
             return
         key = (identity, request_id)
         if key in self._replies:  # a retried request: answer again, do not act twice
@@ -603,7 +657,10 @@ class BridgeServer:
 
     def _call(self, name: str, request: Any) -> Any:
         return self.port.call_service(
-            proto.SERVICE_PREFIX + name, request, self.config.service_attempts, self.config.service_attempt_timeout_s
+            proto.SERVICE_PREFIX + name,
+            request,
+            self.config.service_attempts,
+            self.config.service_attempt_timeout_s,
         )
 
     def _on_hello(self, identity: bytes, message: dict[str, Any]) -> dict[str, Any]:
@@ -626,8 +683,15 @@ class BridgeServer:
         with self._lock:
             if self._session is not None and self._session.identity != identity:
                 logger.warning("new client %r replaces %r", message.get("client"), self._session.client)
-            self._session = _Session(identity, str(message.get("client", "?")), timeout, safe_action, safe_gains,
-                                     str(message.get("input_source", "lerobot_wbvla")), cameras)
+            self._session = _Session(
+                identity,
+                str(message.get("client", "?")),
+                timeout,
+                safe_action,
+                safe_gains,
+                str(message.get("input_source", "lerobot_wbvla")),
+                cameras,
+            )
         hand = self._latest(proto.HAND_STATE_TOPIC)
         return {
             "bridge": BRIDGE_NAME,
@@ -635,8 +699,9 @@ class BridgeServer:
             "state_port": int(self.state_endpoint.rsplit(":", 1)[1]),
             "camera_port": int(self.camera_endpoint.rsplit(":", 1)[1]),
             "groups": {g: names for g in proto.JOINT_GROUPS if (names := self._group_names(g)) is not None},
-            "hand_types": None if hand is None else {
-                "left": enum_value(hand.left_hand_type), "right": enum_value(hand.right_hand_type)},
+            "hand_types": None
+            if hand is None
+            else {"left": enum_value(hand.left_hand_type), "right": enum_value(hand.right_hand_type)},
             "cameras": sorted(self._camera_topics),
             "allowed_groups": sorted(self._allowed_groups),
         }
@@ -654,20 +719,28 @@ class BridgeServer:
         request = build_set_mc_action_request(self.port.msgs, str(action), source, self.port.now_stamp())
         ok, text = parse_set_mc_action_response(self._call("SetMcAction", request))
         if not ok:
-            raise RuntimeError(f"MC refused SetMcAction({action}): {text or 'no message'} (AimDK allows only the "
-                               "transitions of its mode diagram, e.g. PASSIVE -> JOINT_DEFAULT -> STAND_DEFAULT)")
+            raise RuntimeError(
+                f"MC refused SetMcAction({action}): {text or 'no message'} (AimDK allows only the "
+                "transitions of its mode diagram, e.g. PASSIVE -> JOINT_DEFAULT -> STAND_DEFAULT)"
+            )
         return {"action": action}
 
     def _on_set_input_source(self, identity: bytes, message: dict[str, Any]) -> dict[str, Any]:
         op, name = str(message.get("op")), str(message.get("name"))
         request = build_set_input_source_request(
-            self.port.msgs, op, name, int(message.get("priority", 40)), int(message.get("timeout_ms", 1000)),
+            self.port.msgs,
+            op,
+            name,
+            int(message.get("priority", 40)),
+            int(message.get("timeout_ms", 1000)),
             self.port.now_stamp(),
         )
         result = parse_set_input_source_response(self._call("SetMcInputSource", request))
         if result["code"] != 0:
-            raise RuntimeError(f"SetMcInputSource {op} {name!r} failed with code {result['code']} (ADD of a source "
-                               "that exists, or MODIFY/ENABLE/DELETE of one that does not?)")
+            raise RuntimeError(
+                f"SetMcInputSource {op} {name!r} failed with code {result['code']} (ADD of a source "
+                "that exists, or MODIFY/ENABLE/DELETE of one that does not?)"
+            )
         return result
 
     def _on_get_hand_type(self, identity: bytes, message: dict[str, Any]) -> dict[str, Any]:
@@ -710,20 +783,27 @@ class BridgeServer:
                     )
                 expected = self._group_names(group)
                 if expected is None:
-                    raise proto.ProtocolError(f"no state received yet on {proto.JOINT_STATE_TOPIC.format(group=group)}"
-                                              "; cannot check the joint order")
+                    raise proto.ProtocolError(
+                        f"no state received yet on {proto.JOINT_STATE_TOPIC.format(group=group)}"
+                        "; cannot check the joint order"
+                    )
                 names = [e["name"] for e in entries]
                 if names != expected:
-                    raise proto.ProtocolError(f"{group} command joints {names} differ from the robot's order {expected}")
+                    raise proto.ProtocolError(
+                        f"{group} command joints {names} differ from the robot's order {expected}"
+                    )
             session.last_seq = seq
             for group, entries in joints.items():
                 self._targets[group] = [dict(e) for e in entries]
-                self._gains[group] = {e["name"]: (float(e.get("stiffness", 0.0)), float(e.get("damping", 0.0)))
-                                      for e in entries}
+                self._gains[group] = {
+                    e["name"]: (float(e.get("stiffness", 0.0)), float(e.get("damping", 0.0))) for e in entries
+                }
             if message.get("hand") is not None:
                 self._hand = dict(message["hand"])
             if message.get("locomotion") is not None:
-                self._velocity = {k: float(message["locomotion"].get(k, 0.0)) for k in proto.LOCOMOTION_FIELDS}
+                self._velocity = {
+                    k: float(message["locomotion"].get(k, 0.0)) for k in proto.LOCOMOTION_FIELDS
+                }
                 self._velocity_until = math.inf
             if self._safe is not None:
                 logger.info("command received: leaving safe state %r", self._safe)
@@ -746,15 +826,23 @@ class BridgeServer:
                 logger.error("safe state: no gains for every joint of group %s, cannot re-target it", group)
                 continue
             self._targets[group] = [
-                {"name": n, "position": measured[n], "velocity": 0.0, "effort": 0.0,
-                 "stiffness": gains[n][0] if action == "hold" else 0.0, "damping": gains[n][1]}
+                {
+                    "name": n,
+                    "position": measured[n],
+                    "velocity": 0.0,
+                    "effort": 0.0,
+                    "stiffness": gains[n][0] if action == "hold" else 0.0,
+                    "damping": gains[n][1],
+                }
                 for n in names
             ]
             held.append(group)
         self._velocity = dict.fromkeys(proto.LOCOMOTION_FIELDS, 0.0)
         self._velocity_until = time.monotonic() + self.config.zero_velocity_s
         if self._safe != action:
-            logger.warning("entering safe state %r (%s): groups %s held at measured positions", action, reason, held)
+            logger.warning(
+                "entering safe state %r (%s): groups %s held at measured positions", action, reason, held
+            )
         self._safe = action
         return held
 
@@ -763,13 +851,17 @@ class BridgeServer:
         msgs, stamp = self.port.msgs, self.port.now_stamp()
         self._sequence += 1
         for group, entries in self._targets.items():
-            self.port.publish(proto.JOINT_COMMAND_TOPIC.format(group=group),
-                              build_joint_command_array(msgs, entries, stamp, self._sequence))
+            self.port.publish(
+                proto.JOINT_COMMAND_TOPIC.format(group=group),
+                build_joint_command_array(msgs, entries, stamp, self._sequence),
+            )
         if self._hand is not None:
             self.port.publish(proto.HAND_COMMAND_TOPIC, build_hand_command_array(msgs, self._hand, stamp))
         if self._velocity is not None and now <= self._velocity_until:
             source = self._session.input_source if self._session else "lerobot_wbvla"
-            self.port.publish(proto.LOCOMOTION_TOPIC, build_locomotion_velocity(msgs, self._velocity, source, stamp))
+            self.port.publish(
+                proto.LOCOMOTION_TOPIC, build_locomotion_velocity(msgs, self._velocity, source, stamp)
+            )
 
     def _command_loop(self) -> None:
         period = 1.0 / self.config.command_hz
@@ -778,10 +870,15 @@ class BridgeServer:
             now = time.monotonic()
             with self._lock:
                 session = self._session
-                if (session is not None and session.last_command_t is not None and self._safe is None
-                        and now - session.last_command_t > session.command_timeout_s):
-                    self._enter_safe(session.safe_action,
-                                     f"watchdog: no command for {now - session.last_command_t:.2f} s")
+                if (
+                    session is not None
+                    and session.last_command_t is not None
+                    and self._safe is None
+                    and now - session.last_command_t > session.command_timeout_s
+                ):
+                    self._enter_safe(
+                        session.safe_action, f"watchdog: no command for {now - session.last_command_t:.2f} s"
+                    )
                 try:
                     self._publish_outputs(now)
                 except Exception:
@@ -852,10 +949,17 @@ class BridgeServer:
                     logger.exception("camera %s: cannot convert the image", name)
                     continue
                 seq += 1
-                header.update({"type": proto.MSG_IMAGE, "camera": name, "seq": seq,
-                               "stamp": stamp_to_float(getattr(getattr(msg, "header", None), "stamp", None))})
+                header.update(
+                    {
+                        "type": proto.MSG_IMAGE,
+                        "camera": name,
+                        "seq": seq,
+                        "stamp": stamp_to_float(getattr(getattr(msg, "header", None), "stamp", None)),
+                    }
+                )
                 try:
-                    self._camera_pub.send_multipart(proto.encode({"v": self.protocol_version, **header}, data),
-                                                    zmq.NOBLOCK)
+                    self._camera_pub.send_multipart(
+                        proto.encode({"v": self.protocol_version, **header}, data), zmq.NOBLOCK
+                    )
                 except zmq.Again:
                     pass  # no room: drop this frame, a newer one follows

@@ -58,8 +58,15 @@ class AimdkRequestError(RuntimeError):
 class AimdkClient:
     """ZeroMQ client of the AimDK bridge (see `aimdk_protocol` for the messages). Thread-safe."""
 
-    def __init__(self, host: str, command_port: int = proto.COMMAND_PORT, state_port: int = proto.STATE_PORT,
-                 camera_port: int = proto.CAMERA_PORT, request_timeout_s: float = 3.0, request_retries: int = 2):
+    def __init__(
+        self,
+        host: str,
+        command_port: int = proto.COMMAND_PORT,
+        state_port: int = proto.STATE_PORT,
+        camera_port: int = proto.CAMERA_PORT,
+        request_timeout_s: float = 3.0,
+        request_retries: int = 2,
+    ):
         self.host = host
         self.command_endpoint = f"tcp://{host}:{command_port}"
         self.state_endpoint = f"tcp://{host}:{state_port}"
@@ -97,8 +104,9 @@ class AimdkClient:
         self._dealer.connect(self.command_endpoint)
         try:
             attempts = max(1, self.request_retries + 1)
-            self.hello = self.request(proto.MSG_HELLO, timeout_s=timeout_s / attempts, retries=attempts - 1,
-                                      **hello)
+            self.hello = self.request(
+                proto.MSG_HELLO, timeout_s=timeout_s / attempts, retries=attempts - 1, **hello
+            )
         except Exception:
             self.close()
             raise
@@ -113,8 +121,9 @@ class AimdkClient:
         camera_sub.setsockopt(zmq.SUBSCRIBE, b"")
         camera_sub.connect(self.camera_endpoint)
         self._stop.clear()
-        self._receiver = threading.Thread(target=self._receive_loop, args=(state_sub, camera_sub),
-                                          name="aimdk-client-rx", daemon=True)
+        self._receiver = threading.Thread(
+            target=self._receive_loop, args=(state_sub, camera_sub), name="aimdk-client-rx", daemon=True
+        )
         self._receiver.start()
         return self.hello
 
@@ -133,8 +142,9 @@ class AimdkClient:
             self._ctx = None
 
     # ---- requests and commands ---------------------------------------------------------------------------------
-    def request(self, kind: str, timeout_s: float | None = None, retries: int | None = None,
-                **fields: Any) -> dict[str, Any]:
+    def request(
+        self, kind: str, timeout_s: float | None = None, retries: int | None = None, **fields: Any
+    ) -> dict[str, Any]:
         """Send a request and return the reply's `result`. A try that gets no reply within `timeout_s` is sent
         again with the same id (the bridge answers a repeated id from its cache, so nothing runs twice)."""
         timeout_s = self.request_timeout_s if timeout_s is None else timeout_s
@@ -151,7 +161,11 @@ class AimdkClient:
                     if not self._dealer.poll(int(left * 1000) + 1):
                         break
                     message = self._receive_locked()
-                    if message is None or message.get("type") != proto.MSG_REPLY or message.get("id") != request_id:
+                    if (
+                        message is None
+                        or message.get("type") != proto.MSG_REPLY
+                        or message.get("id") != request_id
+                    ):
                         continue
                     if message["v"] != proto.PROTOCOL_VERSION:
                         raise AimdkVersionError(
@@ -183,8 +197,12 @@ class AimdkClient:
             self._async_errors.append(f"command seq {message.get('seq')}: {message.get('error')}")
         return message
 
-    def send_command(self, joints: dict[str, list[dict[str, Any]]] | None = None,
-                     hand: dict[str, Any] | None = None, locomotion: dict[str, float] | None = None) -> int:
+    def send_command(
+        self,
+        joints: dict[str, list[dict[str, Any]]] | None = None,
+        hand: dict[str, Any] | None = None,
+        locomotion: dict[str, float] | None = None,
+    ) -> int:
         """Stream one command (no reply). Raises AimdkRequestError if the bridge rejected an earlier one."""
         message: dict[str, Any] = {"type": proto.MSG_COMMAND, "seq": next(self._seq)}
         if joints:
@@ -201,12 +219,16 @@ class AimdkClient:
                 pass
             if self._async_errors:
                 errors, self._async_errors = self._async_errors, []
-                raise AimdkRequestError(f"AimDK bridge at {self.command_endpoint} rejected " + "; ".join(errors))
+                raise AimdkRequestError(
+                    f"AimDK bridge at {self.command_endpoint} rejected " + "; ".join(errors)
+                )
             try:
                 self._dealer.send_multipart(proto.encode(message), zmq.NOBLOCK)
             except zmq.Again as exc:
-                raise ConnectionError(f"the AimDK bridge at {self.command_endpoint} does not take commands "
-                                      "(send queue full): is it still running?") from exc
+                raise ConnectionError(
+                    f"the AimDK bridge at {self.command_endpoint} does not take commands "
+                    "(send queue full): is it still running?"
+                ) from exc
         return message["seq"]
 
     # ---- streams ---------------------------------------------------------------------------------------------
@@ -267,7 +289,6 @@ class AimdkClient:
             "--robot.aimdk.state_port and that AimDK publishes /aima/hal/joint/*/state)"
         )
 
-
     def wait_for_images(self, cameras: tuple[str, ...], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while missing := [name for name in cameras if self.latest_image(name)[0] is None]:
@@ -284,7 +305,9 @@ def _decode_image(header: dict[str, Any], blob: bytes) -> np.ndarray | None:
     height, width = int(header["height"]), int(header["width"])
     if header.get("encoding") == "rgb8":
         if len(blob) != height * width * 3:
-            logger.warning("camera %s: %d bytes for %dx%d rgb8", header.get("camera"), len(blob), height, width)
+            logger.warning(
+                "camera %s: %d bytes for %dx%d rgb8", header.get("camera"), len(blob), height, width
+            )
             return None
         return np.frombuffer(blob, dtype=np.uint8).reshape(height, width, 3).copy()
     if header.get("encoding") == "jpeg":
@@ -339,11 +362,19 @@ def group_commands(
         if not present:
             continue
         if len(present) != len(joints):
-            raise KeyError(f"AimDK commands the {group} group whole; missing targets for "
-                           f"{[j for j in joints if j not in targets]}")
+            raise KeyError(
+                f"AimDK commands the {group} group whole; missing targets for "
+                f"{[j for j in joints if j not in targets]}"
+            )
         groups[group] = [
-            {"name": mjcf_joint_name(j), "position": float(targets[j]), "velocity": 0.0, "effort": 0.0,
-             "stiffness": float(gains[j][0]), "damping": float(gains[j][1])}
+            {
+                "name": mjcf_joint_name(j),
+                "position": float(targets[j]),
+                "velocity": 0.0,
+                "effort": 0.0,
+                "stiffness": float(gains[j][0]),
+                "damping": float(gains[j][1]),
+            }
             for j in joints
         ]
     return groups
@@ -379,17 +410,24 @@ class AimdkBackend:
         if self.is_connected:
             return
         if self.timeout_s <= 0:
-            raise ValueError("--robot.action_timeout_s must be > 0 with --robot.backend=aimdk: the watchdog that "
-                             "stops the real robot when commands stop cannot be disabled")
+            raise ValueError(
+                "--robot.action_timeout_s must be > 0 with --robot.backend=aimdk: the watchdog that "
+                "stops the real robot when commands stop cannot be disabled"
+            )
         s = self.settings
-        client = AimdkClient(s.host, s.command_port, s.state_port, s.camera_port, s.request_timeout_s,
-                             s.request_retries)
+        client = AimdkClient(
+            s.host, s.command_port, s.state_port, s.camera_port, s.request_timeout_s, s.request_retries
+        )
         hello = {
             "client": "lerobot_wbvla.AimdkBackend",
             "command_timeout_s": self.timeout_s + BRIDGE_WATCHDOG_MARGIN_S,
             "safe_action": self.config.on_timeout,
-            "safe_gains": {"arm": [{"name": mjcf_joint_name(j), "stiffness": kp, "damping": kd}
-                                   for j, (kp, kd) in self.gains.items()]},
+            "safe_gains": {
+                "arm": [
+                    {"name": mjcf_joint_name(j), "stiffness": kp, "damping": kd}
+                    for j, (kp, kd) in self.gains.items()
+                ]
+            },
             "input_source": s.input_source,
             "cameras": {name: list(self.camera_size) for name in self.cameras},
         }
@@ -417,24 +455,35 @@ class AimdkBackend:
             expected = [mjcf_joint_name(j) for j in joints]
             if group not in groups:
                 if group == "arm":
-                    raise ConnectionError("the AimDK bridge reports no /aima/hal/joint/arm/state: cannot drive the "
-                                          "arms (is the HAL running on the robot?)")
+                    raise ConnectionError(
+                        "the AimDK bridge reports no /aima/hal/joint/arm/state: cannot drive the "
+                        "arms (is the HAL running on the robot?)"
+                    )
                 logger.warning("no /aima/hal/joint/%s/state from the robot: its joints read as 0", group)
                 continue
             names = [j["name"] for j in groups[group]["joints"]]
             if names != expected:
-                raise ConnectionError(f"the robot's {group} joints are {names}, expected AimDK's layout {expected}; "
-                                      "this client does not know this X2 variant")
+                raise ConnectionError(
+                    f"the robot's {group} joints are {names}, expected AimDK's layout {expected}; "
+                    "this client does not know this X2 variant"
+                )
         hand = state.get("hand") or {}
         for side in ("left", "right"):
             hand_type = int(hand.get(f"{side}_hand_type", proto.HAND_TYPES["NONE"]))
             if hand_type == proto.HAND_TYPES["DEXTEROUS"]:
-                raise ConnectionError(f"the {side} hand is an OmniHand (dexterous, 10 joints); agibot_x2 drives "
-                                      "1-DoF OmniPicker grippers only")
+                raise ConnectionError(
+                    f"the {side} hand is an OmniHand (dexterous, 10 joints); agibot_x2 drives "
+                    "1-DoF OmniPicker grippers only"
+                )
             self._grippers_present[side] = hand_type == proto.HAND_TYPES["GRIPPER"]
             if not self._grippers_present[side]:
-                logger.warning("no OmniPicker on the %s hand (HandType %d): %s_gripper reads 0 and its commands "
-                               "are dropped", side, hand_type, side)
+                logger.warning(
+                    "no OmniPicker on the %s hand (HandType %d): %s_gripper reads 0 and its commands "
+                    "are dropped",
+                    side,
+                    hand_type,
+                    side,
+                )
 
     def _ensure_standing(self) -> None:
         assert self.client is not None
@@ -460,17 +509,25 @@ class AimdkBackend:
             if info["action"] == action and info.get("status") != 200:  # 200 = TRANSITION
                 return
             if time.monotonic() > deadline:
-                raise ConnectionError(f"AimDK MC did not reach {action} within {timeout_s:.0f} s (it reports "
-                                      f"{info['action']}, status {info.get('status')})")
+                raise ConnectionError(
+                    f"AimDK MC did not reach {action} within {timeout_s:.0f} s (it reports "
+                    f"{info['action']}, status {info.get('status')})"
+                )
             time.sleep(0.2)
 
     def _register_input_source(self) -> None:
         assert self.client is not None
         s = self.settings
-        fields = {"name": s.input_source, "priority": s.input_source_priority, "timeout_ms": s.input_source_timeout_ms}
+        fields = {
+            "name": s.input_source,
+            "priority": s.input_source_priority,
+            "timeout_ms": s.input_source_timeout_ms,
+        }
         try:
             self.client.request(proto.MSG_SET_INPUT_SOURCE, op="ADD", **fields)
-        except AimdkRequestError:  # already registered (e.g. a previous session): update it and make sure it is on
+        except (
+            AimdkRequestError
+        ):  # already registered (e.g. a previous session): update it and make sure it is on
             self.client.request(proto.MSG_SET_INPUT_SOURCE, op="MODIFY", **fields)
             try:
                 self.client.request(proto.MSG_SET_INPUT_SOURCE, op="ENABLE", **fields)
@@ -488,13 +545,22 @@ class AimdkBackend:
         client, s = self.client, self.settings
         try:
             # A live bridge answers `safe` at once; do not wait long for a dead one (its watchdog acts anyway).
-            client.request(proto.MSG_SAFE, timeout_s=min(1.0, s.request_timeout_s), retries=1,
-                           action=self.config.on_disconnect)
+            client.request(
+                proto.MSG_SAFE,
+                timeout_s=min(1.0, s.request_timeout_s),
+                retries=1,
+                action=self.config.on_disconnect,
+            )
             if s.disconnect_mc_action:
                 client.request(proto.MSG_SET_MC_ACTION, action=s.disconnect_mc_action)
             if self._input_source_registered:
-                client.request(proto.MSG_SET_INPUT_SOURCE, op="DELETE", name=s.input_source,
-                               priority=s.input_source_priority, timeout_ms=s.input_source_timeout_ms)
+                client.request(
+                    proto.MSG_SET_INPUT_SOURCE,
+                    op="DELETE",
+                    name=s.input_source,
+                    priority=s.input_source_priority,
+                    timeout_ms=s.input_source_timeout_ms,
+                )
             client.request(proto.MSG_BYE)
         except (ConnectionError, AimdkRequestError) as exc:
             logger.error("AimDK disconnect could not finish (%s); the bridge's watchdog holds the robot", exc)
@@ -524,8 +590,11 @@ class AimdkBackend:
             if last is None or self._watchdog_tripped or time.monotonic() - last <= self.timeout_s:
                 continue
             self._watchdog_tripped = True
-            logger.warning("no command for %.2f s: AimDK robot goes to %s", time.monotonic() - last,
-                           self.config.on_timeout)
+            logger.warning(
+                "no command for %.2f s: AimDK robot goes to %s",
+                time.monotonic() - last,
+                self.config.on_timeout,
+            )
             try:
                 self._request_safe(self.config.on_timeout)
             except (ConnectionError, AimdkRequestError) as exc:
@@ -536,31 +605,49 @@ class AimdkBackend:
         client = self._require_client()
         s = self.settings
         if set(command.arm_targets) != set(ARM_JOINTS):
-            raise KeyError(f"arm targets must name exactly the 14 arm joints, got {sorted(command.arm_targets)}")
+            raise KeyError(
+                f"arm targets must name exactly the 14 arm joints, got {sorted(command.arm_targets)}"
+            )
         joints = group_commands(command.arm_targets, self.gains)
         hand: dict[str, Any] | None = None
         if any(self._grippers_present.values()):
             hand = {}
             for gripper, side in _GRIPPER_SIDES.items():
                 present = self._grippers_present[side] and gripper in command.grippers
-                hand[f"{side}_hand_type"] = proto.HAND_TYPES["GRIPPER"] if present else proto.HAND_TYPES["NONE"]
-                hand[f"{side}_hands"] = [{
-                    "name": f"{side}_hand",
-                    "position": 1.0 - min(1.0, max(0.0, float(command.grippers[gripper]))),  # AimDK: 1 = open
-                    "velocity": s.gripper_speed, "acceleration": s.gripper_speed,
-                    "deceleration": s.gripper_speed, "effort": s.gripper_effort,
-                }] if present else []
+                hand[f"{side}_hand_type"] = (
+                    proto.HAND_TYPES["GRIPPER"] if present else proto.HAND_TYPES["NONE"]
+                )
+                hand[f"{side}_hands"] = (
+                    [
+                        {
+                            "name": f"{side}_hand",
+                            "position": 1.0
+                            - min(1.0, max(0.0, float(command.grippers[gripper]))),  # AimDK: 1 = open
+                            "velocity": s.gripper_speed,
+                            "acceleration": s.gripper_speed,
+                            "deceleration": s.gripper_speed,
+                            "effort": s.gripper_effort,
+                        }
+                    ]
+                    if present
+                    else []
+                )
 
         def deadband(v: float) -> float:
             return 0.0 if abs(v) < s.velocity_deadband else float(v)
 
         loco = command.loco
-        locomotion = {"forward_velocity": deadband(loco.vx), "lateral_velocity": deadband(loco.vy),
-                      "angular_velocity": deadband(loco.yaw_rate)}
+        locomotion = {
+            "forward_velocity": deadband(loco.vx),
+            "lateral_velocity": deadband(loco.vy),
+            "angular_velocity": deadband(loco.yaw_rate),
+        }
         if loco.height != 0.0 and not self._height_warned:
             self._height_warned = True
-            logger.warning("loco.height=%.3f is ignored on the real X2: AimDK's McLocomotionVelocity has no height",
-                           loco.height)
+            logger.warning(
+                "loco.height=%.3f is ignored on the real X2: AimDK's McLocomotionVelocity has no height",
+                loco.height,
+            )
         client.send_command(joints=joints, hand=hand, locomotion=locomotion)
         self._last_command_t = time.monotonic()
         self._watchdog_tripped = False
@@ -599,7 +686,9 @@ class AimdkBackend:
             entries = hand.get(f"{side}_hands") or []
             if not self._grippers_present[side] or not entries:
                 continue
-            closure = 1.0 - min(1.0, max(0.0, float(entries[0]["position"])))  # AimDK 1 = open; LeRobot 1 = closed
+            closure = 1.0 - min(
+                1.0, max(0.0, float(entries[0]["position"]))
+            )  # AimDK 1 = open; LeRobot 1 = closed
             t0, c0, v0 = self._gripper_prev.get(side, (now, closure, 0.0))
             velocity = (closure - c0) / (now - t0) if now > t0 else v0
             self._gripper_prev[side] = (now, closure, velocity)
@@ -611,13 +700,26 @@ class AimdkBackend:
         if imu is None:
             if "imu" not in self._missing_warned:
                 self._missing_warned.add("imu")
-                logger.warning("no /aima/hal/imu/%s/state from the robot: imu.* reads identity", self.settings.imu)
+                logger.warning(
+                    "no /aima/hal/imu/%s/state from the robot: imu.* reads identity", self.settings.imu
+                )
             obs["imu.quat_w"] = 1.0
             return
         q, w, a = imu["orientation"], imu["angular_velocity"], imu["linear_acceleration"]
-        obs.update({"imu.quat_w": q["w"], "imu.quat_x": q["x"], "imu.quat_y": q["y"], "imu.quat_z": q["z"],
-                    "imu.gyro_x": w["x"], "imu.gyro_y": w["y"], "imu.gyro_z": w["z"],
-                    "imu.acc_x": a["x"], "imu.acc_y": a["y"], "imu.acc_z": a["z"]})
+        obs.update(
+            {
+                "imu.quat_w": q["w"],
+                "imu.quat_x": q["x"],
+                "imu.quat_y": q["y"],
+                "imu.quat_z": q["z"],
+                "imu.gyro_x": w["x"],
+                "imu.gyro_y": w["y"],
+                "imu.gyro_z": w["z"],
+                "imu.acc_x": a["x"],
+                "imu.acc_y": a["y"],
+                "imu.acc_z": a["z"],
+            }
+        )
 
     def _read_contacts(self, state: dict[str, Any], obs: dict[str, float]) -> None:
         measured = state.get("foot_contact")
@@ -627,8 +729,10 @@ class AimdkBackend:
             return
         # AimDK publishes no contact: a stance leg carries body weight through its knee.
         limit = self.settings.contact_knee_effort_nm
-        efforts = {j["name"]: abs(float(j.get("effort", 0.0)))
-                   for j in ((state.get("groups") or {}).get("leg") or {}).get("joints", [])}
+        efforts = {
+            j["name"]: abs(float(j.get("effort", 0.0)))
+            for j in ((state.get("groups") or {}).get("leg") or {}).get("joints", [])
+        }
         for side in ("left", "right"):
             contact = float(efforts.get(f"{side}_knee_joint", 0.0) >= limit)
             obs[f"foot_contact.{side}_heel"] = obs[f"foot_contact.{side}_toe"] = contact
@@ -646,7 +750,9 @@ class AimdkBackend:
             if image.shape[:2] != self.camera_size:
                 import cv2
 
-                image = cv2.resize(image, (self.camera_size[1], self.camera_size[0]), interpolation=cv2.INTER_AREA)
+                image = cv2.resize(
+                    image, (self.camera_size[1], self.camera_size[0]), interpolation=cv2.INTER_AREA
+                )
             images[name] = image
         return images
 

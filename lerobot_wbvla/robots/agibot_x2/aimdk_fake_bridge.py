@@ -50,21 +50,41 @@ CommonState = _message_class("CommonState", value=0)
 CommonRequest = _message_class("CommonRequest", header=RequestHeader)
 CommonResponse = _message_class("CommonResponse", header=ResponseHeader, status=CommonState, message="")
 CommonTaskResponse = _message_class("CommonTaskResponse", header=ResponseHeader, task_id=0, state=CommonState)
-JointCommand = _message_class("JointCommand", name="", position=0.0, velocity=0.0, effort=0.0, stiffness=0.0,
-                              damping=0.0)
+JointCommand = _message_class(
+    "JointCommand", name="", position=0.0, velocity=0.0, effort=0.0, stiffness=0.0, damping=0.0
+)
 JointCommandArray = _message_class("JointCommandArray", header=MessageHeader, joints=list)
 JointState = _message_class("JointState", name="", position=0.0, velocity=0.0, effort=0.0, error_code=0)
 JointStateArray = _message_class("JointStateArray", header=MessageHeader, state=0, joints=list)
 HandType = _message_class("HandType", value=0)
-HandCommand = _message_class("HandCommand", name="", position=0.0, velocity=0.0, acceleration=0.0,
-                             deceleration=0.0, effort=0.0)
-HandCommandArray = _message_class("HandCommandArray", header=MessageHeader, left_hand_type=HandType,
-                                  left_hands=list, right_hand_type=HandType, right_hands=list)
+HandCommand = _message_class(
+    "HandCommand", name="", position=0.0, velocity=0.0, acceleration=0.0, deceleration=0.0, effort=0.0
+)
+HandCommandArray = _message_class(
+    "HandCommandArray",
+    header=MessageHeader,
+    left_hand_type=HandType,
+    left_hands=list,
+    right_hand_type=HandType,
+    right_hands=list,
+)
 HandState = _message_class("HandState", name="", position=0.0, velocity=0.0, effort=0.0, state=0, faultcode=0)
-HandStateArray = _message_class("HandStateArray", header=MessageHeader, left_hand_type=HandType, left_hands=list,
-                                right_hand_type=HandType, right_hands=list)
-McLocomotionVelocity = _message_class("McLocomotionVelocity", header=MessageHeader, source="",
-                                      forward_velocity=0.0, lateral_velocity=0.0, angular_velocity=0.0)
+HandStateArray = _message_class(
+    "HandStateArray",
+    header=MessageHeader,
+    left_hand_type=HandType,
+    left_hands=list,
+    right_hand_type=HandType,
+    right_hands=list,
+)
+McLocomotionVelocity = _message_class(
+    "McLocomotionVelocity",
+    header=MessageHeader,
+    source="",
+    forward_velocity=0.0,
+    lateral_velocity=0.0,
+    angular_velocity=0.0,
+)
 McAction = _message_class("McAction", value=0)
 McActionCommand = _message_class("McActionCommand", action=McAction, action_desc="")
 McActionStatus = _message_class("McActionStatus", value=0)
@@ -74,10 +94,12 @@ McInputSource = _message_class("McInputSource", name="", priority=0, timeout=0)
 Vector3 = _message_class("Vector3", x=0.0, y=0.0, z=0.0)
 Quaternion = _message_class("Quaternion", x=0.0, y=0.0, z=0.0, w=1.0)
 StdHeader = _message_class("Header", stamp=Time, frame_id="")
-Imu = _message_class("Imu", header=StdHeader, orientation=Quaternion, angular_velocity=Vector3,
-                     linear_acceleration=Vector3)
-Image = _message_class("Image", header=StdHeader, height=0, width=0, encoding="rgb8", is_bigendian=0, step=0,
-                       data=bytes)
+Imu = _message_class(
+    "Imu", header=StdHeader, orientation=Quaternion, angular_velocity=Vector3, linear_acceleration=Vector3
+)
+Image = _message_class(
+    "Image", header=StdHeader, height=0, width=0, encoding="rgb8", is_bigendian=0, step=0, data=bytes
+)
 
 
 def _service(name: str, request: type, response: type) -> SimpleNamespace:
@@ -85,14 +107,34 @@ def _service(name: str, request: type, response: type) -> SimpleNamespace:
 
 
 FAKE_MSGS = SimpleNamespace(
-    Time=Time, MessageHeader=MessageHeader, RequestHeader=RequestHeader, ResponseHeader=ResponseHeader,
-    CommonState=CommonState, CommonRequest=CommonRequest, CommonResponse=CommonResponse,
-    CommonTaskResponse=CommonTaskResponse, JointCommand=JointCommand, JointCommandArray=JointCommandArray,
-    JointState=JointState, JointStateArray=JointStateArray, HandType=HandType, HandCommand=HandCommand,
-    HandCommandArray=HandCommandArray, HandState=HandState, HandStateArray=HandStateArray,
-    McLocomotionVelocity=McLocomotionVelocity, McAction=McAction, McActionCommand=McActionCommand,
-    McActionInfo=McActionInfo, McActionStatus=McActionStatus, McInputAction=McInputAction,
-    McInputSource=McInputSource, Imu=Imu, Image=Image, Vector3=Vector3, Quaternion=Quaternion,
+    Time=Time,
+    MessageHeader=MessageHeader,
+    RequestHeader=RequestHeader,
+    ResponseHeader=ResponseHeader,
+    CommonState=CommonState,
+    CommonRequest=CommonRequest,
+    CommonResponse=CommonResponse,
+    CommonTaskResponse=CommonTaskResponse,
+    JointCommand=JointCommand,
+    JointCommandArray=JointCommandArray,
+    JointState=JointState,
+    JointStateArray=JointStateArray,
+    HandType=HandType,
+    HandCommand=HandCommand,
+    HandCommandArray=HandCommandArray,
+    HandState=HandState,
+    HandStateArray=HandStateArray,
+    McLocomotionVelocity=McLocomotionVelocity,
+    McAction=McAction,
+    McActionCommand=McActionCommand,
+    McActionInfo=McActionInfo,
+    McActionStatus=McActionStatus,
+    McInputAction=McInputAction,
+    McInputSource=McInputSource,
+    Imu=Imu,
+    Image=Image,
+    Vector3=Vector3,
+    Quaternion=Quaternion,
     SetMcAction=_service(
         "SetMcAction",
         _message_class("SetMcAction_Request", header=RequestHeader, source="", command=McActionCommand),
@@ -105,15 +147,23 @@ FAKE_MSGS = SimpleNamespace(
     ),
     SetMcInputSource=_service(
         "SetMcInputSource",
-        _message_class("SetMcInputSource_Request", request=CommonRequest, action=McInputAction,
-                       input_source=McInputSource),
+        _message_class(
+            "SetMcInputSource_Request",
+            request=CommonRequest,
+            action=McInputAction,
+            input_source=McInputSource,
+        ),
         _message_class("SetMcInputSource_Response", response=CommonTaskResponse),
     ),
     GetHandType=_service(
         "GetHandType",
         _message_class("GetHandType_Request", request=CommonRequest),
-        _message_class("GetHandType_Response", reponse=CommonResponse, left_hands_type=HandType,
-                       right_hands_type=HandType),
+        _message_class(
+            "GetHandType_Response",
+            reponse=CommonResponse,
+            left_hands_type=HandType,
+            right_hands_type=HandType,
+        ),
     ),
 )
 
@@ -131,8 +181,14 @@ _ALWAYS_REACHABLE = {"PASSIVE_DEFAULT", "DAMPING_DEFAULT", "SOFT_EMERGENCY_STOP"
 
 # Standing pose of the twin notes (shared/notes/agibot-x2.md, "Measured"): flat feet, bent knees, elbows.
 _STANDING_POSE = {
-    "left_hip_pitch": -0.2, "right_hip_pitch": -0.2, "left_knee": 0.4, "right_knee": 0.4,
-    "left_ankle_pitch": -0.2, "right_ankle_pitch": -0.2, "left_elbow": -0.3, "right_elbow": -0.3,
+    "left_hip_pitch": -0.2,
+    "right_hip_pitch": -0.2,
+    "left_knee": 0.4,
+    "right_knee": 0.4,
+    "left_ankle_pitch": -0.2,
+    "right_ankle_pitch": -0.2,
+    "left_elbow": -0.3,
+    "right_elbow": -0.3,
 }
 _KNEE_STANCE_EFFORT = 13.0  # N*m per stance knee: ~22 kg * 9.81 * ~0.06 m lever [inference]
 
@@ -142,15 +198,22 @@ class FakeAimdkConfig:
     """Behaviour of the fake robot."""
 
     mc_action: str = dataclasses.field(default="STAND_DEFAULT", metadata={"help": "MC mode at start"})
-    hand_type: int = dataclasses.field(default=2, metadata={"help": "HandType of both hands (2 OmniPicker, 0 none)"})
-    rate_hz: float = dataclasses.field(default=200.0, metadata={"help": "state publishing and simulation rate"})
+    hand_type: int = dataclasses.field(
+        default=2, metadata={"help": "HandType of both hands (2 OmniPicker, 0 none)"}
+    )
+    rate_hz: float = dataclasses.field(
+        default=200.0, metadata={"help": "state publishing and simulation rate"}
+    )
     camera_height: int = dataclasses.field(default=120, metadata={"help": "head camera image height"})
     camera_width: int = dataclasses.field(default=160, metadata={"help": "head camera image width"})
     camera_hz: float = dataclasses.field(default=30.0, metadata={"help": "head camera rate"})
     lost_service_calls: int = dataclasses.field(
-        default=0, metadata={"help": "attempts of every service call that never answer (flaky cross-board ROS)"}
+        default=0,
+        metadata={"help": "attempts of every service call that never answer (flaky cross-board ROS)"},
     )
-    mute_services: str = dataclasses.field(default="", metadata={"help": "comma list of services that never answer"})
+    mute_services: str = dataclasses.field(
+        default="", metadata={"help": "comma list of services that never answer"}
+    )
 
 
 class _Future:
@@ -172,7 +235,9 @@ class FakeAimdk:
     def __init__(self, config: FakeAimdkConfig | None = None):
         self.config = config or FakeAimdkConfig()
         if self.config.mc_action not in proto.MC_ACTIONS:
-            raise ValueError(f"unknown MC action {self.config.mc_action!r}; known: {', '.join(proto.MC_ACTIONS)}")
+            raise ValueError(
+                f"unknown MC action {self.config.mc_action!r}; known: {', '.join(proto.MC_ACTIONS)}"
+            )
         self.lock = threading.Lock()
         self.published: list[tuple[float, str, Any]] = []
         self.service_attempts: list[tuple[str, Any]] = []
@@ -282,7 +347,11 @@ class FakeAimdk:
         op = {v: k for k, v in proto.INPUT_SOURCE_OPS.items()}.get(request.action.value)
         name = request.input_source.name
         exists = name in self.input_sources
-        if (op == "ADD" and exists) or (op in ("MODIFY", "DELETE", "ENABLE", "DISABLE") and not exists) or op is None:
+        if (
+            (op == "ADD" and exists)
+            or (op in ("MODIFY", "DELETE", "ENABLE", "DISABLE") and not exists)
+            or op is None
+        ):
             response.response.header.code = 1
             return response
         if op in ("ADD", "MODIFY"):
@@ -328,7 +397,9 @@ class FakeAimdk:
         for side in ("left", "right"):
             setattr(msg, f"{side}_hand_type", HandType(value=self.config.hand_type))
             if self.config.hand_type == proto.HAND_TYPES["GRIPPER"]:
-                setattr(msg, f"{side}_hands", [HandState(name=f"{side}_hand", position=self.hand_position[side])])
+                setattr(
+                    msg, f"{side}_hands", [HandState(name=f"{side}_hand", position=self.hand_position[side])]
+                )
         return msg
 
     def _camera(self, stamp: Any) -> Any:
@@ -337,8 +408,14 @@ class FakeAimdk:
         rows = np.arange(h, dtype=np.uint8)[:, None].repeat(w, axis=1)
         cols = np.arange(w, dtype=np.uint8)[None, :].repeat(h, axis=0)
         pixels = np.stack([np.full((h, w), self._frame % 256, np.uint8), rows, cols], axis=2)
-        return Image(header=StdHeader(stamp=stamp), height=h, width=w, encoding="rgb8", step=w * 3,
-                     data=pixels.tobytes())
+        return Image(
+            header=StdHeader(stamp=stamp),
+            height=h,
+            width=w,
+            encoding="rgb8",
+            step=w * 3,
+            data=pixels.tobytes(),
+        )
 
     def _run(self) -> None:
         period = 1.0 / self.config.rate_hz
@@ -356,12 +433,15 @@ class FakeAimdk:
                     elif kind == "hand_state":
                         outgoing.append((topic, self._hand_state(stamp)))
                     elif kind == "imu":
-                        outgoing.append((topic, Imu(header=StdHeader(stamp=stamp),
-                                                    linear_acceleration=Vector3(z=9.81))))
+                        outgoing.append(
+                            (topic, Imu(header=StdHeader(stamp=stamp), linear_acceleration=Vector3(z=9.81)))
+                        )
                 now = time.monotonic()
                 if now >= next_camera:
                     next_camera = now + camera_period
-                    outgoing += [(t, self._camera(stamp)) for t, k in self._subscriptions.items() if k == "image"]
+                    outgoing += [
+                        (t, self._camera(stamp)) for t, k in self._subscriptions.items() if k == "image"
+                    ]
             assert self._on_message is not None
             for topic, msg in outgoing:
                 self._on_message(topic, msg)

@@ -82,8 +82,16 @@ MSG_IMAGE = "image"
 `width`} and the pixel bytes."""
 
 REQUEST_TYPES = frozenset(
-    {MSG_HELLO, MSG_PING, MSG_GET_MC_ACTION, MSG_SET_MC_ACTION, MSG_SET_INPUT_SOURCE, MSG_GET_HAND_TYPE, MSG_SAFE,
-     MSG_BYE}
+    {
+        MSG_HELLO,
+        MSG_PING,
+        MSG_GET_MC_ACTION,
+        MSG_SET_MC_ACTION,
+        MSG_SET_INPUT_SOURCE,
+        MSG_GET_HAND_TYPE,
+        MSG_SAFE,
+        MSG_BYE,
+    }
 )
 SAFE_ACTIONS = ("hold", "damp")
 
@@ -118,7 +126,13 @@ between the two by itself); STAND_DEFAULT is reached from JOINT_DEFAULT with bot
 MC_ACTION_NAMES = {value: name for name, value in MC_ACTIONS.items()}
 STANDING_MC_ACTIONS = ("STAND_DEFAULT", "LOCOMOTION_DEFAULT")
 
-INPUT_SOURCE_OPS: dict[str, int] = {"ADD": 1001, "MODIFY": 1002, "DELETE": 1003, "ENABLE": 2001, "DISABLE": 2002}
+INPUT_SOURCE_OPS: dict[str, int] = {
+    "ADD": 1001,
+    "MODIFY": 1002,
+    "DELETE": 1003,
+    "ENABLE": 2001,
+    "DISABLE": 2002,
+}
 """McInputAction values of `SetMcInputSource`; a source must be added before MC accepts its velocity commands."""
 
 HAND_TYPES: dict[str, int] = {"NONE": 0, "DEXTEROUS": 1, "GRIPPER": 2, "ERROR": 0xFF}
@@ -196,7 +210,9 @@ def validate_command(message: dict[str, Any]) -> None:
             for key in JOINT_COMMAND_FIELDS:
                 _finite(entry.get(key, 0.0), f"joints[{group!r}][{i}] ({entry['name']}).{key}")
             if entry.get("stiffness", 0.0) < 0 or entry.get("damping", 0.0) < 0:
-                raise ProtocolError(f"joints[{group!r}][{i}] ({entry['name']}): stiffness/damping must be >= 0")
+                raise ProtocolError(
+                    f"joints[{group!r}][{i}] ({entry['name']}): stiffness/damping must be >= 0"
+                )
     hand = message.get("hand")
     if hand is not None:
         if not isinstance(hand, dict):

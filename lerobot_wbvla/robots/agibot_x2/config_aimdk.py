@@ -54,7 +54,9 @@ class AimdkConfig:
 
     def __post_init__(self) -> None:
         if self.imu not in IMU_CHOICES:
-            raise ValueError(f"--robot.aimdk.imu={self.imu!r} is not valid; choose one of {', '.join(IMU_CHOICES)}")
+            raise ValueError(
+                f"--robot.aimdk.imu={self.imu!r} is not valid; choose one of {', '.join(IMU_CHOICES)}"
+            )
         if self.disconnect_mc_action and self.disconnect_mc_action not in proto.MC_ACTIONS:
             raise ValueError(
                 f"--robot.aimdk.disconnect_mc_action={self.disconnect_mc_action!r} is not an AimDK mode; use one of "

@@ -231,7 +231,9 @@ class X2Sim:
         self.lower_body.reset()
         self._step_count = 0
         self._pending_time = 0.0
-        self.reset_count = getattr(self, "reset_count", -1) + 1  # episodes seen; record-time augmentation keys on it
+        self.reset_count = (
+            getattr(self, "reset_count", -1) + 1
+        )  # episodes seen; record-time augmentation keys on it
         self._apply_ctrl()
         if self.kinematic:
             self._write_mocap()
@@ -479,7 +481,9 @@ class X2Sim:
         d.qpos.take(self._state_qadr, out=pos)
         d.qvel.take(self._state_vadr, out=vel)
         stroke = P.GRIPPER_STROKE
-        for i in range(self._grip_pos.start, self._grip_pos.stop):  # two grippers: float maths beats numpy here
+        for i in range(
+            self._grip_pos.start, self._grip_pos.stop
+        ):  # two grippers: float maths beats numpy here
             pos[i] = 1.0 - pos.item(i) / stroke
             vel[i] = -vel.item(i) / stroke
         d.sensordata.take(self._imu_adr, out=out[self._imu_slice])
