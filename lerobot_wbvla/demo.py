@@ -154,6 +154,10 @@ def main() -> None:
         f"  held-out evaluation report / plot:                {summary['eval_report']} / {summary['eval_plot']}"
     )
     print(f"  headline: {_headline(summary['report'])}")
+    print(
+        "  (a quick demo: ~100 training rooms, a few minutes. The full-size run, python bench/lam_probe.py\n"
+        "   (1080 clips, 30 CPU minutes), measured held-out probes of 0.82 (z) and 0.81 (codes).)"
+    )
     print("Next: wbvla-lam-eval --lam=<model> ..., wbvla-lam-label on a LeRobot dataset, or push with")
     print("      wbvla-train-lam ... --hub.push_to_hub=true --hub.repo_id=<user>/<name>")
 
