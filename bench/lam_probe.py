@@ -25,9 +25,6 @@ Usage (background, 2 cores): nohup python bench/lam_probe.py --threads=2 > lam_p
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import shutil
 import tempfile
 import time
@@ -37,11 +34,10 @@ from pathlib import Path
 import draccus
 import numpy as np
 import torch
+from _results import RESULTS, machine_description, write_result  # bench/_results.py
 
 from lerobot_wbvla.lam.configuration_lam import LAMConfig
 from lerobot_wbvla.lam.presets import cpu_lam_config
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _default_lam() -> LAMConfig:
@@ -216,13 +212,9 @@ def main(cfg: ProbeBenchConfig) -> dict:
             "cache_build_seconds": cache_seconds,
             "total_minutes": (time.perf_counter() - t_total) / 60,
             "threads": cfg.threads,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+            "machine": machine_description(with_torch=True),
         }
-        cfg.output.parent.mkdir(parents=True, exist_ok=True)
-        tmp_out = cfg.output.with_name(f".{cfg.output.name}.tmp")
-        tmp_out.write_text(json.dumps(result, indent=2) + "\n")
-        os.replace(tmp_out, cfg.output)
-        print(json.dumps(result, indent=2))
+        write_result(cfg.output, result)
         return result
     finally:
         if not cfg.keep and not cfg.work_dir:

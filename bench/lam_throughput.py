@@ -15,8 +15,6 @@ Usage: python bench/lam_throughput.py [--threads=2] [--on_the_fly_steps=4] [--ca
 from __future__ import annotations
 
 import json
-import os
-import platform
 import shutil
 import tempfile
 import time
@@ -25,8 +23,7 @@ from pathlib import Path
 
 import draccus
 import torch
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from _results import RESULTS, machine_description, write_result  # bench/_results.py
 
 
 @dataclass
@@ -116,13 +113,9 @@ def main(cfg: ThroughputConfig) -> dict:
             "cache_run_seconds_including_cache_build": cache_total_s,
             "on_the_fly_run_seconds": otf_total_s,
             "threads": cfg.threads,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+            "machine": machine_description(with_torch=True),
         }
-        cfg.output.parent.mkdir(parents=True, exist_ok=True)
-        tmp_out = cfg.output.with_name(f".{cfg.output.name}.tmp")
-        tmp_out.write_text(json.dumps(result, indent=2) + "\n")
-        os.replace(tmp_out, cfg.output)
-        print(json.dumps(result, indent=2))
+        write_result(cfg.output, result)
         return result
     finally:
         if not cfg.keep:

@@ -12,14 +12,12 @@ Usage: python bench/scripted_success.py [--seeds=20] [--base_mode=kinematic] [--
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import draccus
+from _results import RESULTS, machine_description, write_result  # bench/_results.py
 from tqdm import tqdm
 
 from lerobot_wbvla.envs.agibot_x2 import AgibotX2EnvConfig
@@ -27,8 +25,6 @@ from lerobot_wbvla.envs.agibot_x2.baselines import baseline_episode
 from lerobot_wbvla.envs.agibot_x2.env import AgibotX2Env
 from lerobot_wbvla.envs.agibot_x2.tasks import TASKS
 from lerobot_wbvla.teleoperators.x2_scripted.operator import scripted_episode
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 @dataclass
@@ -89,13 +85,9 @@ def main(cfg: ScriptedSuccessConfig) -> dict:
             env.close()
         out["physical"] = {"pick_place": {"success": rate, "seeds": cfg.seeds, "failed_seeds": failed}}
     out["base_mode"] = cfg.base_mode
-    out["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    out["machine"] = machine_description(with_torch=False)
     out["wall_s"] = round(time.time() - t0, 1)
-    cfg.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cfg.output.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    tmp.replace(cfg.output)
-    print(json.dumps(out, indent=2))
+    write_result(cfg.output, out)
     return out
 
 

@@ -16,9 +16,7 @@ Usage: python bench/sim_step.py [--env_steps=1500] [--render_frames=200] [--outp
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +25,11 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import draccus  # noqa: E402
 import mujoco  # noqa: E402
+from _results import RESULTS, machine_description, write_result  # bench/_results.py
 from tqdm import tqdm  # noqa: E402
 
 from lerobot_wbvla.envs.agibot_x2.baselines import hold_action  # noqa: E402
 from lerobot_wbvla.envs.agibot_x2.env import AgibotX2Env  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 @dataclass
@@ -151,15 +148,11 @@ def main(cfg: SimStepConfig) -> dict:
         "base_mode": cfg.base_mode,
         "mujoco": mujoco.__version__,
         "mujoco_gl": os.environ.get("MUJOCO_GL"),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": machine_description(with_torch=False),
     }
     if (h, w) != (224, 224):
         raise RuntimeError(f"render_fps_224 must be measured at 224x224, the twin renders {h}x{w}")
-    cfg.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cfg.output.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    tmp.replace(cfg.output)
-    print(json.dumps(out, indent=2))
+    write_result(cfg.output, out)
     return out
 
 
