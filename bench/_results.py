@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+REPO = RESULTS.parents[1]
 
 
 def machine_description(with_torch: bool = False) -> str:
@@ -24,8 +26,35 @@ def machine_description(with_torch: bool = False) -> str:
     return text
 
 
-def write_result(path: Path, result: dict) -> None:
-    """Write `result` as indented JSON to `path` atomically, and print it."""
+def source_stamp(measures: list[str]) -> dict:
+    """Which code a figure was measured on: the git commit, whether the measured paths had uncommitted edits, and
+    the paths (relative to the repo root) whose code the benchmark measures. A result is stale once any of them
+    changed after that commit (tests/bench checks it)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--", *measures))
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout (e.g. an sdist)
+        commit, dirty = None, None
+    return {"commit": commit, "dirty": dirty, "measures": list(measures)}
+
+
+def write_result(path: Path, result: dict, measures: list[str]) -> None:
+    """Write `result` as indented JSON to `path` atomically, stamped under "source" (see `source_stamp`) with the
+    code it measured, and print it. `measures`: the repo paths whose code the figures depend on (the benchmark
+    script itself is always included)."""
+    import inspect  # noqa: PLC0415
+
+    caller = Path(inspect.stack()[1].filename).resolve()
+    paths = sorted(
+        {*measures, caller.relative_to(REPO).as_posix()} if caller.is_relative_to(REPO) else set(measures)
+    )
+    result = {**result, "source": source_stamp(paths)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")

@@ -215,7 +215,7 @@ def main(cfg: ProbeBenchConfig) -> dict:
             "threads": cfg.threads,
             "machine": machine_description(with_torch=True),
         }
-        write_result(cfg.output, result)
+        write_result(cfg.output, result, measures=["lerobot_wbvla/lam", "lerobot_wbvla/datasets"])
         return result
     finally:
         if not cfg.keep and not cfg.work_dir:

@@ -115,7 +115,7 @@ def main(cfg: ThroughputConfig) -> dict:
             "threads": cfg.threads,
             "machine": machine_description(with_torch=True),
         }
-        write_result(cfg.output, result)
+        write_result(cfg.output, result, measures=["lerobot_wbvla/lam", "lerobot_wbvla/datasets"])
         return result
     finally:
         if not cfg.keep:

@@ -87,7 +87,11 @@ def main(cfg: ScriptedSuccessConfig) -> dict:
     out["base_mode"] = cfg.base_mode
     out["machine"] = machine_description(with_torch=False)
     out["wall_s"] = round(time.time() - t0, 1)
-    write_result(cfg.output, out)
+    write_result(
+        cfg.output,
+        out,
+        measures=["lerobot_wbvla/robots", "lerobot_wbvla/envs", "lerobot_wbvla/teleoperators"],
+    )
     return out
 
 

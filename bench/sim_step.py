@@ -152,7 +152,11 @@ def main(cfg: SimStepConfig) -> dict:
     }
     if (h, w) != (224, 224):
         raise RuntimeError(f"render_fps_224 must be measured at 224x224, the twin renders {h}x{w}")
-    write_result(cfg.output, out)
+    write_result(
+        cfg.output,
+        out,
+        measures=["lerobot_wbvla/robots", "lerobot_wbvla/envs", "lerobot_wbvla/teleoperators"],
+    )
     return out
 
 
