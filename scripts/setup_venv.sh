@@ -18,7 +18,15 @@ HERE="$(pwd -P)"
 export PYENV_VERSION="${PYENV_VERSION:-$(cat .python-version)}"
 PY="${WBVLA_PYTHON:-python3.12}"
 CACHE_ROOT="${WBVLA_CACHE:-$HOME/.cache/lerobot-wbvla}"
-KEY=$(sha256sum pyproject.toml | cut -c1-16)
+# The dependencies pyproject.toml declares (+ the test extra) and the Python version key the shared venv: editing
+# anything else in pyproject.toml (a console script, a tool setting) reuses it.
+REQUIREMENTS=$("$PY" -c '
+import sys, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+print(f"# python {sys.version_info[0]}.{sys.version_info[1]}")
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["test"]))
+')
+KEY=$(printf '%s\n' "$REQUIREMENTS" | sha256sum | cut -c1-16)
 DEPS="$CACHE_ROOT/deps-$KEY"
 VENV="$HERE/.venv"
 mkdir -p "$CACHE_ROOT"
@@ -30,11 +38,7 @@ install_deps() {
     "$PY" -m venv "$DEPS"
     "$DEPS/bin/pip" install -q --upgrade pip setuptools wheel
     # Everything pyproject.toml declares (dependencies + the test extra), but not the project itself.
-    "$DEPS/bin/python" - > "$DEPS/requirements.txt" <<'EOF'
-import tomllib
-project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-print("\n".join(project["dependencies"] + project["optional-dependencies"]["test"]))
-EOF
+    printf '%s\n' "$REQUIREMENTS" > "$DEPS/requirements.txt"
     "$DEPS/bin/pip" install -q -r "$DEPS/requirements.txt"
     touch "$DEPS/.complete"
 }
