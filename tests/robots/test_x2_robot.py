@@ -89,6 +89,7 @@ def test_connect_observe_act_and_registry(robot):
 def test_targets_are_clamped_to_limits_and_to_a_max_step_per_tick(robot):
     act = _hold_action(robot)
     start = act["left_elbow.pos"]
+    start_grip = act["left_gripper.pos"]  # the measured opening (settled: a hair inside the open stop)
     act["left_elbow.pos"] = -10.0  # far beyond the -2.356 limit
     act["right_shoulder_yaw.pos"] = 10.0
     act["left_gripper.pos"] = 3.0
@@ -97,7 +98,7 @@ def test_targets_are_clamped_to_limits_and_to_a_max_step_per_tick(robot):
     sent = robot.send_action(act)
     step = robot.config.max_joint_step
     assert sent["left_elbow.pos"] == pytest.approx(start - step)
-    assert sent["left_gripper.pos"] == pytest.approx(robot.config.max_gripper_step)
+    assert sent["left_gripper.pos"] == pytest.approx(start_grip + robot.config.max_gripper_step)
     assert sent["loco.vx"] == robot.config.max_vx
     assert sent["loco.height"] == robot.config.height_range[0]
     for _ in range(40):

@@ -84,6 +84,13 @@ class AgibotX2(Robot):
         self._step = np.array([c.max_joint_step] * len(ARM_JOINTS) + [c.max_gripper_step] * len(GRIPPERS))
         self._neg_step = -self._step
 
+    def __str__(self) -> str:
+        """LeRobot's "<id> <class>" when an id is set; otherwise the class and backend (LeRobot printed
+        "None AgibotX2")."""
+        if self.id:
+            return f"{self.id} {type(self).__name__}"
+        return f"{type(self).__name__} ({self.config.backend} backend)"
+
     # ------------------------------------------------------------------ features
     @cached_property
     def observation_features(self) -> dict[str, Any]:
@@ -191,7 +198,10 @@ class AgibotX2(Robot):
     def _parse(self, action: Mapping[str, Any] | np.ndarray) -> np.ndarray:
         """The action as a float64 vector in ACTION_KEYS order (a dict is checked for unknown/missing keys)."""
         if not isinstance(action, Mapping):
-            arr = np.asarray(action, dtype=float)
+            try:
+                arr = np.asarray(action, dtype=float)
+            except (TypeError, ValueError):
+                raise ActionError(self._non_numeric_vector(action)) from None
             if arr.ndim != 1 or arr.shape[0] != len(ACTION_KEYS):
                 raise ActionError(
                     f"agibot_x2 action vector has shape {arr.shape}; expected ({len(ACTION_KEYS)},) in the order "
@@ -209,11 +219,35 @@ class AgibotX2(Robot):
         out = np.empty(len(ACTION_KEYS))
         for i, k in enumerate(ACTION_KEYS):
             v = action[k]
-            arr = np.asarray(v, dtype=float)
+            try:
+                arr = np.asarray(v, dtype=float)
+            except (TypeError, ValueError):
+                raise ActionError(
+                    f"agibot_x2 action key {k!r} must be a number, got {type(v).__name__} {v!r:.40}; nothing was "
+                    "sent"
+                ) from None
             if arr.size != 1:
                 raise ActionError(f"agibot_x2 action key {k!r} must be a scalar, got shape {arr.shape}")
             out[i] = float(arr.reshape(()))
         return out
+
+    @staticmethod
+    def _non_numeric_vector(action: Any) -> str:
+        """The error line for an action vector that numpy cannot read as floats, naming the first bad entry."""
+        try:
+            items = list(action)
+        except TypeError:
+            return f"agibot_x2 action must be a dict or a vector of numbers, got {type(action).__name__}"
+        for i, v in enumerate(items):
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                key = ACTION_KEYS[i] if i < len(ACTION_KEYS) else f"index {i}"
+                return (
+                    f"agibot_x2 action vector entry {i} ({key!r}) must be a number, got {type(v).__name__} "
+                    f"{v!r:.40}; nothing was sent"
+                )
+        return f"agibot_x2 action vector must hold numbers only, in the order {list(ACTION_KEYS)}"
 
     def _clamp(self, values: np.ndarray) -> tuple[WholeBodyCommand, dict[str, float]]:
         """Joint ranges, per-tick steps and loco limits applied to a finite action vector (ACTION_KEYS order);

@@ -5,8 +5,14 @@ set of primitives (capsules, boxes, cylinders) chosen for fast contacts and fast
 parallel gripper per arm, heel/toe foot pads, an IMU site, a head camera and optional wrist cameras, and PD
 position actuators whose force limits are the published peak torques.
 
-Collision filtering: robot geoms use contype=2, conaffinity=1, so the robot never collides with itself but does
-collide with the floor and with props that keep MuJoCo's default contype=conaffinity=1.
+Collision filtering (contype/conaffinity bits; MuJoCo collides two geoms when `contype1 & conaffinity2` or
+`contype2 & conaffinity1` is non-zero, and never a body with its parent):
+- the floor and props keep MuJoCo's default contype=conaffinity=1 and collide with every robot geom;
+- robot geoms come in three classes: the body (pelvis, legs, waist, torso, head), the left arm (shoulder to
+  fingertips) and the right arm. With `self_collision=True` (the default, as on the real robot, whose public model
+  collides) each arm collides with the body and with the other arm, but the body never with itself and an arm
+  never with itself (neighbouring links overlap at the joints by design); `self_collision=False` gives every robot
+  geom contype=2, conaffinity=1, so the robot never collides with itself.
 
 `python -m lerobot_wbvla.robots.agibot_x2.mjcf out.xml` writes the generated MJCF (robot on a floor).
 """
@@ -23,8 +29,15 @@ import numpy as np
 from . import params as P
 from .joints import ARM_JOINTS, BODY_JOINTS, GRIPPERS, HEAD_JOINTS, LEG_JOINTS, WAIST_JOINTS, mjcf_joint_name
 
-ROBOT_CONTYPE = 2
+ROBOT_CONTYPE = 2  # every robot geom without self-collision; the body class with it
 ROBOT_CONAFFINITY = 1
+# Self-collision classes: (contype, conaffinity). Bit 1 = world/props, 2 = body, 4 = left arm, 8 = right arm.
+SELF_COLLISION_CLASSES = {
+    "body": (2, 1 | 4 | 8),
+    "left_arm": (4, 1 | 2 | 8),
+    "right_arm": (8, 1 | 2 | 4),
+}
+_ARM_LINK_PREFIXES = ("shoulder_", "elbow_", "wrist_", "gripper_")
 BASE_TARGET_BODY = "base_target"  # mocap body the pelvis is welded to in kinematic base mode
 BASE_WELD = "base_weld"
 FOOT_PADS = ("left_heel", "left_toe", "right_heel", "right_toe")
@@ -44,6 +57,7 @@ class MjcfOptions:
     wrist_cameras: bool = False
     kinematic_base: bool = False  # add the mocap base target + weld, and stop feet colliding with the floor
     physics_hz: int = 200
+    self_collision: bool = True  # arms collide with the body and with each other (see the module docstring)
 
 
 def _quat_from_axes(x_axis, y_axis) -> np.ndarray:
@@ -179,6 +193,26 @@ def _add_gripper(wrist_body, side: str, wrist_camera: tuple[int, int] | None) ->
         )
 
 
+def collision_class(body_name: str) -> str:
+    """Self-collision class of a robot body: "left_arm", "right_arm" (shoulder links to gripper fingers) or
+    "body"."""
+    for side in ("left", "right"):
+        if body_name.startswith(f"{side}_") and body_name[len(side) + 1 :].startswith(_ARM_LINK_PREFIXES):
+            return f"{side}_arm"
+    return "body"
+
+
+def _set_collision_classes(root: mujoco.MjsBody, self_collision: bool) -> None:
+    """contype/conaffinity of every colliding geom under `root` (geoms built with collide=False stay 0/0)."""
+    bodies = [root, *root.find_all(mujoco.mjtObj.mjOBJ_BODY)]
+    for body in bodies:
+        bits = SELF_COLLISION_CLASSES[collision_class(body.name)] if self_collision else None
+        for g in body.geoms:
+            if g.contype == 0 and g.conaffinity == 0:
+                continue
+            g.contype, g.conaffinity = bits or (ROBOT_CONTYPE, ROBOT_CONAFFINITY)
+
+
 def add_robot(spec: mujoco.MjSpec, options: MjcfOptions) -> None:
     """Add the X2 Ultra (pelvis free body and everything below it) to `spec.worldbody`."""
     bodies = {}
@@ -225,6 +259,7 @@ def add_robot(spec: mujoco.MjSpec, options: MjcfOptions) -> None:
         )
         eq.data[0:5] = (0, 1, 0, 0, 0)
         eq.solref = (0.005, 1.0)
+    _set_collision_classes(bodies["pelvis"], options.self_collision)
 
     if options.waist == "1dof":
         for joint in ("waist_pitch", "waist_roll"):

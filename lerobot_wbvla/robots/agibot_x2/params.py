@@ -232,7 +232,11 @@ GRIPPER_FINGER_MASS = 0.05
 GRIPPER_STROKE = 0.045  # per finger, fully open (m): 9 cm maximum gap
 GRIPPER_FORCE = 40.0  # N per finger (actuator force limit)
 GRIPPER_KP = 1500.0  # N/m
-GRIPPER_KV = 15.0  # N*s/m
+# Critically damped (slightly over): finger a (0.05 kg + 0.01 armature) drives finger b through the coupling, so the
+# servo moves ~0.12 kg and 2 * sqrt(1500 * 0.12) = 27 N*s/m (plus 2 N*s/m joint damping per finger). An underdamped
+# finger (15 N*s/m) reached ~2 m/s, i.e. ~9 mm per 5 ms physics step, and sailed up to 5 mm past its stop before the
+# soft joint limit caught it (a gripper commanded open read -0.06..-0.12, commanded closed 1.04).
+GRIPPER_KV = 30.0  # N*s/m
 GRIPPER_FRICTION = (1.5, 0.02, 0.002)  # sliding, torsional, rolling
 FINGER_LENGTH = 0.07  # m, along the approach axis
 FINGER_TIP_Z = GRIPPER_MOUNT_Z - 0.05 - FINGER_LENGTH  # fingertip z in the wrist-roll frame (m)

@@ -70,10 +70,21 @@ class X2SimConfig:
     waist: str = "3dof"
     # Name of the lower-body controller (lower_body.py registry).
     lower_body_controller: str = "stand"
-    # Feed-forward gravity (and Coriolis) torques on waist, arm and head joints, clipped to their torque limits,
-    # as the robot's motion controller does; without it the arm PD sags ~0.05 rad under the arm's weight and the
-    # waist ~0.09 rad when an arm reaches forward.
+    # Feed-forward gravity (and Coriolis) torques on waist, arm and head joints, as the robot's motion controller
+    # does; without it the arm PD sags ~0.05 rad under the arm's weight and the waist ~0.09 rad when an arm reaches
+    # forward. The feed-forward is the bias term of the joint's own position actuator (recomputed every physics
+    # step), so the actuator's force range clamps PD + feed-forward together: the total joint torque never
+    # exceeds the published limit (params.py).
     arm_gravity_compensation: bool = True
+    # Arms collide with the body (pelvis, legs, torso, head) and with each other (mjcf.py, "Collision filtering").
+    self_collision: bool = True
+    # Record the peak |torque| of every body joint over every physics step (read with `peak_torques()`); off by
+    # default (it costs ~2 us per physics step). `set_torque_monitor(True)` turns it on for a live twin.
+    torque_monitor: bool = False
+    # Seconds of physics `reset()` runs with the standing commands before the episode starts (then sim_time = 0),
+    # so that episodes start settled: contact and weld forces, the arms under gravity and the props at rest
+    # (the IMU reads gravity from the first frame). Rounded to whole lower-body periods; 0 disables.
+    reset_settle_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.base_mode not in ("kinematic", "physical"):
@@ -83,6 +94,8 @@ class X2SimConfig:
                 f"need 0 < lower_body_hz <= physics_hz, got lower_body_hz={self.lower_body_hz}, "
                 f"physics_hz={self.physics_hz}"
             )
+        if not (math.isfinite(self.reset_settle_s) and self.reset_settle_s >= 0):
+            raise ValueError(f"reset_settle_s must be a finite number >= 0, got {self.reset_settle_s}")
 
 
 class X2Sim:
@@ -104,6 +117,7 @@ class X2Sim:
                 wrist_cameras=cfg.wrist_cameras,
                 kinematic_base=self.kinematic,
                 physics_hz=cfg.physics_hz,
+                self_collision=cfg.self_collision,
             )
         )
         self.scene: SceneHandles = get_scene(cfg.scene)(spec)
@@ -142,20 +156,24 @@ class X2Sim:
         self._robot_geom = np.isin(m.geom_bodyid, list(robot_bodies))
         self.mocap_id = m.body_mocapid[m.body(mjcf.BASE_TARGET_BODY).id] if self.kinematic else -1
         self.camera_names = [m.camera(i).name for i in range(m.ncam)]
-        comp = WAIST_JOINTS + ARM_JOINTS + HEAD_JOINTS
+        # Gravity compensation (hot path, built once: the per-physics-step Python is what limits the twin's speed,
+        # see bench/sim_step.py). The compensated joints' actuators are one contiguous block of the actuator order
+        # (BODY_JOINTS: legs, then waist, head, arms), so their bias-term column is one strided view of the model
+        # and the per-step update is a single `take` from qfrc_bias into it.
+        comp = [j for j in BODY_JOINTS if j in WAIST_JOINTS + HEAD_JOINTS + ARM_JOINTS]
+        comp_act = [self.act[j] for j in comp]
+        if comp_act != list(range(comp_act[0], comp_act[0] + len(comp_act))):
+            raise RuntimeError("waist, head and arm actuators must be contiguous in the actuator order")
         self._comp_dofs = np.array([self.vadr[j] for j in comp], dtype=int)
-        self._comp_limit = np.array([P.joint_params(j).torque for j in comp])
-        # Hot-path views, built once (the per-physics-step Python is what limits the twin's speed, see
-        # bench/sim_step.py). Gravity compensation works on one contiguous dof span so that it is two in-place
-        # ufuncs on views of MjData; dofs inside the span that are not compensated (the gripper fingers, which
-        # sit between the arm joints in the body tree) get limit 0, i.e. their qfrc_applied stays 0.
-        lo, hi = int(self._comp_dofs.min()), int(self._comp_dofs.max()) + 1
-        span_limit = np.zeros(hi - lo)
-        span_limit[self._comp_dofs - lo] = self._comp_limit
-        self._comp_bias = self.data.qfrc_bias[lo:hi]
-        self._comp_applied = self.data.qfrc_applied[lo:hi]
-        self._comp_hi = span_limit
-        self._comp_lo = -span_limit
+        self._comp_b0 = m.actuator_biasprm[comp_act[0] : comp_act[-1] + 1, 0]  # view: writes go to the model
+        self._comp_b0[:] = 0.0
+        # Torque monitor: the body joints' dofs and their published limits.
+        self._body_dofs = np.array([self.vadr[j] for j in BODY_JOINTS], dtype=int)
+        self.torque_limits = {j: P.joint_params(j).torque for j in BODY_JOINTS}
+        self._tau_buf = np.zeros(len(BODY_JOINTS))
+        self._tau_applied = np.zeros(len(BODY_JOINTS))
+        self._tau_peak = np.zeros(len(BODY_JOINTS))
+        self._monitor = self.config.torque_monitor
         # Actuator ids in the order _apply_ctrl writes them: body joints, then grippers.
         self._ctrl_ids = np.array([self.act[j] for j in BODY_JOINTS + GRIPPERS], dtype=int)
         # Command slots by action key: (is_gripper, name, lo, hi); loco keys are handled apart.
@@ -203,9 +221,13 @@ class X2Sim:
 
     # ------------------------------------------------------------------ reset
     def reset(self, seed: int | None = None) -> None:
-        """Standing pose at the origin facing +x, commands cleared, scene randomised from `seed`."""
+        """Standing pose at the origin facing +x, commands cleared, scene randomised from `seed`, then
+        `config.reset_settle_s` of physics under the standing commands (the robot and the props come to rest;
+        contact and weld forces settle) and the clock set back to sim_time 0. Deterministic: the same seed gives a
+        bit-identical state, in both base modes."""
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
+        self._tau_peak[:] = 0.0
         self.rng = np.random.default_rng(seed)
         self.height = lb.nominal_height()
         pose = {**lb.stance_leg_pose(self.height), **self.stance_upper_body()}
@@ -238,6 +260,30 @@ class X2Sim:
         if self.kinematic:
             self._write_mocap()
         self.scene.randomise(m, d, self.rng)
+        self._forward()
+        # Settle: the robot starts 1 mm above its stance height and the props just above their supports; without
+        # this the first frames of every episode carry the drop (the IMU read 1.3 then 22.3 m/s^2). Whole
+        # lower-body periods, so the lower-body schedule continues unchanged from sim_time 0.
+        per_lower = self._physics_steps_per_lower
+        n_settle = per_lower * round(self.config.reset_settle_s * self.config.physics_hz / per_lower)
+        if n_settle:
+            self.advance(n_settle * m.opt.timestep)
+            d.time = 0.0  # the scripted operator and the recorders treat sim_time 0 as "just reset"
+            self._step_count = 0
+            self._pending_time = 0.0
+            self._forward()
+
+    def _forward(self) -> None:
+        """mj_forward with the gravity feed-forward of the current state in the actuators' bias term (as the next
+        physics step will apply it), so that sensors and forces read right after a reset are the ones the physics
+        uses."""
+        m, d = self.model, self.data
+        if not self.config.arm_gravity_compensation:
+            self._comp_b0[:] = 0.0
+            mujoco.mj_forward(m, d)
+            return
+        mujoco.mj_forward(m, d)
+        d.qfrc_bias.take(self._comp_dofs, out=self._comp_b0, mode="clip")
         mujoco.mj_forward(m, d)
 
     @staticmethod
@@ -370,15 +416,21 @@ class X2Sim:
         if n == 0:
             return
         # Per physics step, in this order: lower-body tick (every `per_lower` steps), planar base (kinematic),
-        # PD targets -> ctrl, gravity compensation, mj_step. Targets only change between advance() calls and at
-        # lower-body ticks, so ctrl is written once here and again only when a tick changed them.
+        # PD targets -> ctrl, mj_step. Targets only change between advance() calls and at lower-body ticks, so
+        # ctrl is written once here and again only when a tick changed them. With gravity compensation mj_step is
+        # split: mj_step1 computes the state's gravity/Coriolis torques (qfrc_bias), they become the bias term of
+        # the waist/head/arm position actuators, and mj_step2 applies actuator forces clamped to the published
+        # torque limits (PD and feed-forward together) and integrates.
         self._apply_ctrl()
         per_lower = self._physics_steps_per_lower
         lower_dt = h * per_lower
         kinematic = self.kinematic
         compensate = self.config.arm_gravity_compensation
-        bias, applied, comp_lo, comp_hi = self._comp_bias, self._comp_applied, self._comp_lo, self._comp_hi
-        minimum, maximum, mj_step = np.minimum, np.maximum, mujoco.mj_step
+        if not compensate:
+            self._comp_b0[:] = 0.0
+        monitor = self._monitor
+        bias, comp_dofs, b0 = d.qfrc_bias, self._comp_dofs, self._comp_b0
+        mj_step, mj_step1, mj_step2 = mujoco.mj_step, mujoco.mj_step1, mujoco.mj_step2
         loco = self.loco
         # The base update is a no-op at rest under a zero command (loco cannot change inside advance()).
         loco_zero = loco.vx == 0.0 and loco.vy == 0.0 and loco.yaw_rate == 0.0
@@ -390,7 +442,7 @@ class X2Sim:
                 changed, height_changed = self._update_lower_body(lower_dt)
                 if changed:
                     self._apply_ctrl()
-            # The steps up to the next lower-body tick (or the end): only the base and the compensation run.
+            # The steps up to the next lower-body tick (or the end): only the base and the physics run.
             run = min(per_lower - step % per_lower, end - step)
             for _ in range(run):
                 if base_moving or height_changed:
@@ -398,13 +450,38 @@ class X2Sim:
                     base_moving = not (loco_zero and self._base_at_rest())
                     height_changed = False
                 if compensate:
-                    # qfrc_bias is from the previous step's forward pass (gravity + Coriolis at the current
-                    # state); clipped to the torque limits (min then max == np.clip for lo <= hi).
-                    minimum(bias, comp_hi, applied)
-                    maximum(applied, comp_lo, applied)
-                mj_step(m, d)
+                    mj_step1(m, d)
+                    bias.take(comp_dofs, out=b0, mode="clip")
+                    mj_step2(m, d)
+                else:
+                    mj_step(m, d)
+                if monitor:
+                    self._record_torques()
             step += run
             self._step_count = step
+
+    def _record_torques(self) -> None:
+        """Torque monitor: fold |joint torque| of the step just taken into the per-joint peaks. The joint torque
+        is the actuator force (qfrc_actuator, after MuJoCo's force-range clamps) plus any generalised force
+        applied to the joint (qfrc_applied: the twin writes none, so a feed-forward written there would count)."""
+        d, dofs, buf, applied = self.data, self._body_dofs, self._tau_buf, self._tau_applied
+        d.qfrc_actuator.take(dofs, out=buf, mode="clip")
+        d.qfrc_applied.take(dofs, out=applied, mode="clip")
+        buf += applied
+        np.abs(buf, out=buf)
+        np.maximum(self._tau_peak, buf, out=self._tau_peak)
+
+    def set_torque_monitor(self, on: bool = True) -> None:
+        """Turn the per-physics-step torque monitor on or off (starts as `config.torque_monitor`); clears the
+        peaks."""
+        self._monitor = bool(on)
+        self._tau_peak[:] = 0.0
+
+    def peak_torques(self) -> dict[str, float]:
+        """Peak |torque| (N*m) of every body joint over every physics step since the last reset (its settle
+        included) or `set_torque_monitor` call, while the monitor was on (all 0 while it is off). Compare with
+        `torque_limits` (the published peak torques, params.py)."""
+        return dict(zip(BODY_JOINTS, self._tau_peak.tolist(), strict=True))
 
     def _update_lower_body(self, dt: float) -> tuple[bool, bool]:
         """One lower-body tick; returns (targets changed, pelvis height changed)."""
@@ -470,7 +547,10 @@ class X2Sim:
         return float(self.data.time)
 
     def _gripper_closure(self, g: str) -> float:
-        return float(1.0 - self.data.qpos[self.qadr[g]] / P.GRIPPER_STROKE)
+        """Closure of a gripper from its driven finger: 0 = at the open stop, 1 = at the closed stop. The finger
+        cannot leave [0, GRIPPER_STROKE] beyond the soft joint limit's residual penetration (< 0.01 mm with the
+        damped finger servo, params.GRIPPER_KV); the reading clips that residue, as an encoder at a stop would."""
+        return min(max(1.0 - float(self.data.qpos[self.qadr[g]]) / P.GRIPPER_STROKE, 0.0), 1.0)
 
     def state_vector(self) -> np.ndarray:
         """Robot observation without images as a float64 vector in joints.STATE_KEYS order."""
@@ -483,8 +563,8 @@ class X2Sim:
         stroke = P.GRIPPER_STROKE
         for i in range(
             self._grip_pos.start, self._grip_pos.stop
-        ):  # two grippers: float maths beats numpy here
-            pos[i] = 1.0 - pos.item(i) / stroke
+        ):  # two grippers: float maths beats numpy here; closure clipped as in _gripper_closure
+            pos[i] = min(max(1.0 - pos.item(i) / stroke, 0.0), 1.0)
             vel[i] = -vel.item(i) / stroke
         d.sensordata.take(self._imu_adr, out=out[self._imu_slice])
         out[self._contact_slice] = self._foot_contact_vector()
