@@ -138,6 +138,8 @@ def test_nan_or_inf_in_an_action_holds_and_raises(robot):
         (lambda a: a.update({"loco.speed": 0.1}), r"'loco\.speed'"),
         (lambda a: a.pop("right_gripper.pos"), r"missing key\(s\) \['right_gripper\.pos'\]"),
         (lambda a: a.update({"loco.vx": np.zeros(3)}), r"'loco\.vx' must be a scalar"),
+        (lambda a: a.update({"left_elbow.pos": "abc"}), r"'left_elbow\.pos' must be a number, got str 'abc'"),
+        (lambda a: a.update({"loco.vy": object()}), r"'loco\.vy' must be a number, got object"),
     ],
 )
 def test_bad_action_keys_are_rejected_by_name(robot, mutate, match):
@@ -157,6 +159,20 @@ def test_action_vectors_need_the_contract_length(robot):
         robot.send_action(vec[:19])
     with pytest.raises(ActionError, match=r"shape \(2, 20\)"):
         robot.send_action(np.stack([vec, vec]))
+    words = [str(v) for v in vec]
+    words[3] = "abc"
+    t0 = robot.backend.sim.sim_time
+    with pytest.raises(ActionError, match=r"entry 3 \('left_elbow\.pos'\) must be a number, got str 'abc'"):
+        robot.send_action(words)
+    assert robot.backend.sim.sim_time == t0  # nothing was sent
+
+
+def test_the_robot_has_a_readable_name_with_or_without_an_id(tmp_path):
+    assert str(AgibotX2(_config(tmp_path))) == f"x2-test-{tmp_path.name} AgibotX2"  # LeRobot's form
+    anonymous = AgibotX2(AgibotX2Config(action_timeout_s=0.0))
+    assert anonymous.id is None
+    assert str(anonymous) == "AgibotX2 (sim backend)"  # LeRobot printed "None AgibotX2"
+    assert "None" not in str(anonymous)
 
 
 def test_no_action_for_longer_than_the_timeout_holds(tmp_path):
