@@ -4,8 +4,9 @@ A scene builder receives the world `mujoco.MjSpec` (floor, light and robot alrea
 origin facing +x) and adds its props to `spec.worldbody`. It returns a `SceneHandles`: the task string, the names
 of the bodies/sites the task and the scripted operator refer to (e.g. {"object": "box", "target": "bin"}), and a
 `randomise(model, data, rng)` callback that X2Sim calls on every reset (after the robot's standing pose is set and
-before `mj_forward`) to place the props from the episode's seed. Props should keep MuJoCo's default
-contype=conaffinity=1 so they collide with the robot (robot geoms use contype=2, conaffinity=1) and each other.
+before the reset's settle) to place the props from the episode's seed. Props should keep MuJoCo's default
+contype=conaffinity=1 so they collide with the robot (every robot geom has conaffinity bit 1, see mjcf.py
+"Collision filtering") and each other.
 
     @register_scene("my_task")
     def build_my_task(spec: mujoco.MjSpec) -> SceneHandles:

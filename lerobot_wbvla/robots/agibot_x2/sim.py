@@ -2,8 +2,11 @@
 
 Used by the robot's sim backend, the gymnasium env and the scripted operator. One object owns one MjModel/MjData:
 - `set_command(action)` stores the whole-body action (arm targets, grippers, loco command);
-- `advance(dt)` runs the physics for dt seconds at `physics_hz`: PD position actuators on all joints, the
-  lower-body controller at `lower_body_hz`, and in `base_mode="kinematic"` the planar base controller;
+- `advance(dt)` runs the physics for dt seconds at `physics_hz`: PD position actuators on all joints (with the
+  gravity feed-forward of waist, head and arms inside the actuator, so every joint's total torque stays within its
+  published limit), the lower-body controller at `lower_body_hz`, and in `base_mode="kinematic"` the planar base
+  controller;
+- `reset(seed)` ends in a settled state (a short run under the standing commands) at sim_time 0;
 - `observation()` returns the robot observation dict without images; `render(camera)` an RGB image.
 
 Base modes. kinematic: the pelvis is welded to a mocap body that a planar velocity controller (acceleration
