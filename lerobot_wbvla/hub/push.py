@@ -267,6 +267,7 @@ class _Push:
         self.created_branch = False
         self.base: str | None = None  # head of the branch before the push (None for a new repo)
         self.commit_oid: str | None = None
+        self.tagged = False
         self.repo_url = ""
         self.undone = "nothing was written"
 
@@ -305,19 +306,31 @@ class _Push:
                 self.created_branch = True
                 self.base = start
         self.step = "commit"
-        commit = api.create_commit(
-            p.repo_id,
-            operations=p.operations,
-            commit_message=p.title,
-            revision=p.branch,
-            parent_commit=self.base,
-            **kw,
-        )
-        if commit.oid != self.base:  # no new commit when every file was already there, byte for byte
-            self.commit_oid = commit.oid
+        # On a branch this push did not create, a commit request that was sent may still land after the client
+        # gave up, and nothing deletes it then: upload the LFS files first (interruptible, nothing lands), then
+        # let the commit call finish and undo its result. A new repo or branch is deleted instead, which makes a
+        # late commit to it fail.
+        existing = not (self.created_repo or self.created_branch)
+        if existing:
+            api.preupload_lfs_files(
+                p.repo_id, additions=p.operations, revision=p.branch, free_memory=False, **kw
+            )
+        with self.guard.deferred() if existing else contextlib.nullcontext():
+            commit = api.create_commit(
+                p.repo_id,
+                operations=p.operations,
+                commit_message=p.title,
+                revision=p.branch,
+                parent_commit=self.base,
+                **kw,
+            )
+            if commit.oid != self.base:  # no new commit when every file was already there, byte for byte
+                self.commit_oid = commit.oid
         if p.tag is not None:
             self.step = "tag"
-            api.create_tag(p.repo_id, tag=p.tag, revision=commit.oid, **kw)
+            with self.guard.deferred():  # a tag request in flight may land too: wait for it, then undo it
+                api.create_tag(p.repo_id, tag=p.tag, revision=commit.oid, **kw)
+                self.tagged = True
         self.step = "done"
         self.guard.closing = (
             True  # complete: a SIGTERM from here on ends the process after the push, not undoes it
@@ -378,19 +391,24 @@ class _Push:
         p, api = self.plan, self.api
         kw = {"repo_type": p.repo_type}
         try:
-            if self.created_repo:
+            if self.created_repo:  # its refs, tag included, go with it
                 api.delete_repo(p.repo_id, missing_ok=True, **kw)
                 self.undone = f"the repo it had created ({p.repo_id}) was deleted"
-            elif self.created_branch:
+                return None
+            untagged = ""
+            if self.tagged:  # the tag call finished, but the push did not
+                api.delete_tag(p.repo_id, tag=p.tag, **kw)
+                untagged = f"its tag {p.tag!r} was deleted and "
+            if self.created_branch:
                 api.delete_branch(p.repo_id, branch=p.branch, **kw)
-                self.undone = f"the branch it had created ({p.branch}) was deleted"
+                self.undone = f"{untagged}the branch it had created ({p.branch}) was deleted"
             elif self.step in ("commit", "tag"):
                 landed = self.commit_oid or self._landed_commit()
                 if landed is None:
-                    self.undone = f"nothing was written ({p.branch} is unchanged)"
+                    self.undone = f"{untagged}nothing was written ({p.branch} is unchanged)"
                 else:
                     revert = self._revert(landed, f"push failed at its {self.step} step: {_short(err)}")
-                    self.undone = (
+                    self.undone = untagged + (
                         f"its commit {landed[:8]} was reverted by commit {revert[:8]}, so {p.branch} holds the "
                         "same files as before the push"
                         if revert
@@ -405,6 +423,8 @@ class _Push:
                 if self.created_branch
                 else f"check branch {p.branch} of {p.repo_id} (list_repo_commits) and revert the push's commit"
             )
+            if self.tagged and not self.created_repo:
+                what += f" and delete the tag {p.tag!r}"
             self.undone = f"undoing it failed too ({_short(cleanup_error)}): {what} by hand"
             logger.error("Push to %s failed (%s); %s", p.repo_id, _short(err), self.undone)
             return HubPushError(f"Push to {p.repo_id} failed ({_short(err)}) and {self.undone}")
