@@ -14,8 +14,9 @@ commit, tag), so the push orders them to leave as little to undo as possible and
 
 SIGKILL cannot be caught. Killed between step 2 and the end of the commit (the upload time of the files), a push
 leaves a new repo holding only `.gitattributes`, or a new branch at the head it started from; killed between
-the commit and the tag, the commit without its tag. `huggingface-cli`/`hf repo delete <repo>` (or
-`HfApi().delete_repo`, `delete_branch`) removes them; `list_repo_refs` and `list_repo_commits` show what is there.
+the commit and the tag, the commit without its tag. `HfApi().list_repo_refs` and `list_repo_commits` show what
+is there; `hf repo delete <repo>` and `hf repo branch delete <repo> <branch>` (or `HfApi().delete_repo`,
+`delete_branch`) remove it.
 """
 
 from __future__ import annotations
