@@ -288,9 +288,7 @@ class _Push:
                 except HfHubHTTPError as e:
                     if e.response is None or e.response.status_code != 409:
                         raise
-            if (
-                not self.created_repo
-            ):  # created by someone else since the check: check again, as an existing repo
+            if not self.created_repo:  # someone created it since the check: check it as an existing repo
                 refs = self._refs()
                 if refs is None:
                     raise HubPushError(
@@ -333,9 +331,8 @@ class _Push:
                 api.create_tag(p.repo_id, tag=p.tag, revision=commit.oid, **kw)
                 self.tagged = True
         self.step = "done"
-        self.guard.closing = (
-            True  # complete: a SIGTERM from here on ends the process after the push, not undoes it
-        )
+        # Complete: a SIGTERM from here on ends the process after the push instead of undoing it.
+        self.guard.closing = True
         logger.info("Pushed %s to %s (%s@%s)", p.folder, self.repo_url, p.branch, commit.oid[:8])
         return PushedArtifact(
             repo_id=p.repo_id,
