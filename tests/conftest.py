@@ -6,7 +6,8 @@ at it with `HF_ENDPOINT`; HF_HOME, HF_HUB_CACHE and HF_LEROBOT_HOME go to a temp
 can reach huggingface.co: an id that is not on the local server gives a 404 (RepositoryNotFoundError).
 
 Fixtures (use them by name in a test's arguments):
-- `hub_server`: the running `LocalHubServer` (`.url`, `.reset()`, `.fail_next(action, status)` for faults).
+- `hub_server`: the running `LocalHubServer` (`.url`, `.reset()`, `.fail_next(action, status)` for faults,
+  `.hold_next(action)` to freeze a client mid-call).
 - `hub_api`: an `HfApi` bound to it.
 - `unique_repo_id`: factory, `unique_repo_id("lam")` -> "wbvla-tests/lam-<8 hex>" (a fresh repo id per call).
 - `subprocess_env`: env dict for child processes (`lerobot-record`, `python -c ...`): same server, same caches,

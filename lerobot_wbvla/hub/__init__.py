@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "ArtifactNotFoundError": "artifacts",
     "HubPushConfig": "artifacts",
-    "HubPushError": "artifacts",
-    "PushedArtifact": "artifacts",
-    "push_folder_to_hub": "artifacts",
+    "HubPushError": "push",
+    "PushedArtifact": "push",
+    "push_folder_to_hub": "push",
+    "REQUIRED_FILES": "artifacts",
     "push_with_config": "artifacts",
     "resolve_pretrained_dir": "artifacts",
     "ArtifactCard": "model_card",
@@ -29,6 +30,7 @@ _EXPORTS = {
 
 __all__ = [
     "PROJECT_TAGS",
+    "REQUIRED_FILES",
     "ArtifactCard",
     "ArtifactNotFoundError",
     "CardTemplate",
@@ -47,11 +49,9 @@ assert sorted(__all__) == sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from lerobot_wbvla.hub.artifacts import (
+        REQUIRED_FILES,
         ArtifactNotFoundError,
         HubPushConfig,
-        HubPushError,
-        PushedArtifact,
-        push_folder_to_hub,
         push_with_config,
         resolve_pretrained_dir,
     )
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         card_template,
         register_card_template,
     )
+    from lerobot_wbvla.hub.push import HubPushError, PushedArtifact, push_folder_to_hub
 
 
 def __getattr__(name: str) -> Any:

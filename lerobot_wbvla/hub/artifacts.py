@@ -1,33 +1,44 @@
 """Push and pull of every artifact of the project (LAM now; VLA, LMO, datasets later).
 
-An artifact is a folder (config, weights, anything else). `push_folder_to_hub` publishes it as one commit, so a
-repo never shows half an artifact; `resolve_pretrained_dir` turns a repo id (at a branch, tag or commit) or a
-local folder into a local folder, online or from the cache when offline. CLIs embed `HubPushConfig` in their
-draccus configs and call `push_with_config`.
+An artifact is a folder (config, weights, anything else). `push_folder_to_hub` (push.py) publishes it as one
+commit, so a repo never shows half an artifact; `resolve_pretrained_dir` turns a repo id (at a branch, tag or
+commit) or a local folder into a local folder, online or from the cache when offline, and checks that the files
+the artifact's kind needs are there. CLIs embed `HubPushConfig` in their draccus configs and call
+`push_with_config`.
 
 Option names follow LeRobot's (`push_to_hub`, `repo_id`, `private`, `tags`, `license`).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from huggingface_hub import CommitOperationAdd, HfApi, constants, snapshot_download
+from huggingface_hub import HfApi, constants, snapshot_download
 from huggingface_hub.errors import (
-    HfHubHTTPError,
     HFValidationError,
     LocalEntryNotFoundError,
-    OfflineModeIsEnabled,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
 from huggingface_hub.utils import validate_repo_id
 
 from lerobot_wbvla.hub.model_card import ArtifactCard
+from lerobot_wbvla.hub.push import HubPushError, PushedArtifact, push_folder_to_hub
+
+__all__ = [
+    "REQUIRED_FILES",
+    "ArtifactNotFoundError",
+    "HubPushConfig",
+    "HubPushError",
+    "PushedArtifact",
+    "push_folder_to_hub",
+    "push_with_config",
+    "resolve_pretrained_dir",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +58,13 @@ class ArtifactNotFoundError(FileNotFoundError):
         self.repo_type = repo_type
 
 
-class HubPushError(RuntimeError):
-    """A push was refused before or while writing; nothing of it landed on the Hub."""
+# Files without which an artifact of a kind is unusable (a snapshot lacking one is refused, not returned).
+# "generic" requires nothing; a caller can always pass its own `required_files`.
+REQUIRED_FILES: dict[str, tuple[str, ...]] = {
+    "generic": (),
+    "lam": ("config.json", "model.safetensors"),
+    "dataset": ("meta/info.json",),
+}
 
 
 @dataclass
@@ -75,151 +91,6 @@ class HubPushConfig:
     def __post_init__(self) -> None:
         if self.push_to_hub and not self.repo_id:
             raise ValueError("push_to_hub is set but repo_id is missing: pass repo_id=namespace/name")
-
-
-@dataclass(frozen=True)
-class PushedArtifact:
-    """Where a push landed: the repo, the commit, the branch and the tag (if any)."""
-
-    repo_id: str
-    repo_type: str
-    repo_url: str
-    commit_oid: str
-    commit_url: str
-    branch: str
-    tag: str | None
-
-
-def _local_files(
-    folder: Path, allow_patterns: list[str] | None, ignore_patterns: list[str] | None
-) -> list[str]:
-    files = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder).as_posix()
-        if not path.is_file() or rel.split("/")[0] in (".git", ".cache"):
-            continue
-        if allow_patterns and not any(fnmatch.fnmatch(rel, p) for p in allow_patterns):
-            continue
-        if ignore_patterns and any(fnmatch.fnmatch(rel, p) for p in ignore_patterns):
-            continue
-        files.append(rel)
-    return files
-
-
-def push_folder_to_hub(
-    folder: str | Path,
-    repo_id: str,
-    *,
-    repo_type: str = "model",
-    branch: str | None = None,
-    tag: str | None = None,
-    private: bool | None = None,
-    commit_message: str | None = None,
-    card: ArtifactCard | None = None,
-    allow_patterns: list[str] | None = None,
-    ignore_patterns: list[str] | None = None,
-    token: str | None = None,
-) -> PushedArtifact:
-    """Publish every file of `folder` (plus `card` as README.md, replacing the folder's own) in one commit.
-
-    Creates the repo if needed and the branch if asked (from main). If anything fails after that, what this call
-    created is removed again (a new repo is deleted, a new branch too), so the Hub never holds half an artifact.
-    `tag` marks the new commit; it is checked before anything is written and must not exist yet.
-    """
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"Cannot push {folder}: not a directory (expected the artifact's output folder)"
-        )
-    files = _local_files(folder, allow_patterns, ignore_patterns)
-    if not files and card is None:
-        raise ValueError(f"Cannot push {folder}: no files to upload (check allow_patterns/ignore_patterns)")
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as e:
-        raise ValueError(f"Invalid repo_id {repo_id!r}: {e}") from e
-
-    api = HfApi(token=token)
-    try:
-        repo_url = str(api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=False))
-        created_repo = True
-    except OfflineModeIsEnabled as e:
-        raise HubPushError(
-            f"Cannot push {folder} to {repo_id}: HF_HUB_OFFLINE is set. Unset it, or turn push_to_hub off."
-        ) from e
-    except HfHubHTTPError as e:
-        # 409: the repo exists. 401/402/403: no right to create here, but the repo may exist (as exist_ok handles).
-        status = e.response.status_code if e.response is not None else None
-        if status not in (401, 402, 403, 409) or (
-            status != 409 and not api.repo_exists(repo_id, repo_type=repo_type)
-        ):
-            raise
-        prefix = constants.REPO_TYPES_URL_PREFIXES.get(repo_type, "")
-        repo_url = f"{api.endpoint}/{prefix}{repo_id}"
-        created_repo = False
-
-    created_branch = False
-    try:
-        if tag is not None and not created_repo:
-            refs = api.list_repo_refs(repo_id, repo_type=repo_type)
-            if any(t.name == tag for t in refs.tags):
-                raise HubPushError(
-                    f"Tag {tag!r} already exists in {repo_type} repo {repo_id}: pick a new tag (tags name fixed "
-                    "revisions) or delete the old one first"
-                )
-        if branch is not None and branch != constants.DEFAULT_REVISION:
-            try:
-                api.create_branch(repo_id, branch=branch, repo_type=repo_type, exist_ok=False)
-                created_branch = True
-            except HfHubHTTPError as e:
-                if e.response is None or e.response.status_code != 409:
-                    raise
-        operations = [
-            CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(folder / rel)) for rel in files
-        ]
-        if card is not None:
-            operations = [op for op in operations if op.path_in_repo != "README.md"]
-            readme = card.render(repo_id, repo_type=repo_type, revision=tag or branch)
-            operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=readme.encode()))
-        commit = api.create_commit(
-            repo_id,
-            operations=operations,
-            commit_message=commit_message or f"Upload {card.kind if card else 'artifact'} from {folder.name}",
-            repo_type=repo_type,
-            revision=branch,
-        )
-        if tag is not None:
-            api.create_tag(repo_id, tag=tag, revision=commit.oid, repo_type=repo_type)
-    except BaseException:
-        _undo(api, repo_id, repo_type, created_repo, branch if created_branch else None)
-        raise
-    branch_name = branch or constants.DEFAULT_REVISION
-    logger.info("Pushed %s to %s (%s@%s)", folder, repo_url, branch_name, commit.oid[:8])
-    return PushedArtifact(
-        repo_id=repo_id,
-        repo_type=repo_type,
-        repo_url=repo_url,
-        commit_oid=commit.oid,
-        commit_url=commit.commit_url,
-        branch=branch_name,
-        tag=tag,
-    )
-
-
-def _undo(api: HfApi, repo_id: str, repo_type: str, created_repo: bool, created_branch: str | None) -> None:
-    """Remove what a failed push created; never hides the original error."""
-    try:
-        if created_repo:
-            api.delete_repo(repo_id, repo_type=repo_type, missing_ok=True)
-        elif created_branch is not None:
-            api.delete_branch(repo_id, branch=created_branch, repo_type=repo_type)
-    except Exception as cleanup_error:  # the push error matters more; say what is left behind
-        logger.error(
-            "Push to %s failed and cleaning up also failed (%s): remove %s by hand",
-            repo_id,
-            cleanup_error,
-            "the repo" if created_repo else f"branch {created_branch}",
-        )
 
 
 def push_with_config(
@@ -265,15 +136,33 @@ def resolve_pretrained_dir(
     cache_dir: str | Path | None = None,
     allow_patterns: list[str] | None = None,
     token: str | None = None,
+    kind: str = "generic",
+    required_files: Sequence[str] | None = None,
 ) -> Path:
     """A local folder holding the artifact: `repo_id_or_path` itself if it is a directory, else a Hub snapshot.
 
     The snapshot is taken at `revision` (branch, tag or commit sha; None = main). With `HF_HUB_OFFLINE=1` or
-    `local_files_only=True` only the cache is used. Raises `ArtifactNotFoundError` (a FileNotFoundError) naming
-    the repo id, revision and what to do when the artifact is neither there nor reachable.
+    `local_files_only=True` only the cache is used. The folder must hold `required_files` (default: those of
+    `kind`, `REQUIRED_FILES`): offline, huggingface_hub returns a cached snapshot even when it holds only some
+    files (it can tell only when it had cached the repo's file list). Raises `ArtifactNotFoundError` (a
+    FileNotFoundError) naming the repo id, revision, missing files and what to do when the artifact is neither
+    there nor reachable, or incomplete.
     """
+    if required_files is None:
+        if kind not in REQUIRED_FILES:
+            raise ValueError(
+                f"Unknown artifact kind {kind!r}: use one of {sorted(REQUIRED_FILES)} or required_files"
+            )
+        required_files = REQUIRED_FILES[kind]
+    required = list(dict.fromkeys(required_files))
     candidate = Path(repo_id_or_path).expanduser()
     if candidate.is_dir():
+        missing = [f for f in required if not (candidate / f).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{candidate} is not a complete {kind} artifact: it lacks {', '.join(missing)}. Pass the folder the "
+                "artifact was saved to, or a Hub repo id"
+            )
         return candidate
     text = str(repo_id_or_path)
     if candidate.exists():
@@ -295,6 +184,8 @@ def resolve_pretrained_dir(
             f"{where}: {reason}. {advice}", repo_id=text, revision=revision, repo_type=repo_type
         )
 
+    if allow_patterns is not None:  # the required files are always fetched
+        allow_patterns = [*allow_patterns, *required]
     try:
         path = snapshot_download(
             text,
@@ -333,7 +224,52 @@ def resolve_pretrained_dir(
             f"{text}{' --repo-type ' + repo_type if repo_type != 'model' else ''}"
             f"{' --revision ' + revision if revision else ''}`), or pass the path of a local folder instead.",
         ) from e
+    missing = [f for f in required if not (Path(path) / f).is_file()]
+    if missing:
+        raise _incomplete(text, revision, repo_type, kind, Path(path), missing, offline, cache_dir, token)
     return Path(path)
+
+
+def _incomplete(
+    repo_id: str,
+    revision: str | None,
+    repo_type: str,
+    kind: str,
+    path: Path,
+    missing: list[str],
+    offline: bool,
+    cache_dir: str | Path | None,
+    token: str | None,
+) -> ArtifactNotFoundError:
+    """The error for a snapshot without some required files: the cache is incomplete, or the repo is."""
+    where = f"{repo_type} {repo_id!r} at revision {revision or constants.DEFAULT_REVISION!r}"
+    lacks = f"lacks {', '.join(missing)}, without which a {kind} artifact cannot be loaded"
+    pull = (
+        f"`hf download {repo_id}{' --repo-type ' + repo_type if repo_type != 'model' else ''}"
+        f"{' --revision ' + revision if revision else ''}`"
+    )
+    if offline:
+        message = (
+            f"{where}: the local cache ({cache_dir or constants.HF_HUB_CACHE}) holds only part of it ({path} "
+            f"{lacks}) and offline mode is on (HF_HUB_OFFLINE=1 or local_files_only=True). Complete the cache "
+            f"while online ({pull}), or pass the path of a complete local folder instead."
+        )
+    else:
+        try:
+            files = HfApi(token=token).list_repo_files(repo_id, repo_type=repo_type, revision=revision)
+        except Exception:  # the Hub is unreachable: the snapshot came from an incomplete cache
+            files = None
+        if files is None:
+            message = (
+                f"{where}: the Hub at {constants.ENDPOINT} cannot be reached and the cached snapshot {path} {lacks}. "
+                f"Complete the cache when the Hub is reachable ({pull}), or pass a complete local folder."
+            )
+        else:
+            message = (
+                f"{where}: the repo {lacks} (it holds {', '.join(sorted(files)) or 'no files'}). Push the complete "
+                "artifact to it, or pass a revision that holds one."
+            )
+    return ArtifactNotFoundError(message, repo_id=repo_id, revision=revision, repo_type=repo_type)
 
 
 def _known_refs(repo_id: str, repo_type: str, token: str | None) -> str:

@@ -9,24 +9,44 @@ the bytes (base64) in the NDJSON commit; downloads are plain `HEAD` + `GET` on `
 
 Not covered: `upload_large_folder`, pull requests (`create_pr`), pagination, auth and private-repo semantics.
 
+Hostile input gets the Hub's answers, never a broken repo or a 500: file paths the clients could not write
+(`repo_paths.py`) and bodies that are not the JSON/NDJSON/base64 the API takes are refused with 400 and nothing
+is stored; error text goes into the JSON body, and into headers only escaped to printable ASCII (a crafted
+revision cannot add a header).
+
+There is no authentication: whoever reaches the port can read, push and delete every repo. The server therefore
+binds loopback addresses only unless told otherwise (`allow_remote=True`, `--allow_remote`), and then warns.
+
 Standalone: `python -m lerobot_wbvla.hub.local_server --port 8765 --root ~/.cache/wbvla-local-hub`, then
 `HF_ENDPOINT=http://127.0.0.1:8765 HF_HUB_DISABLE_XET=1 HF_TOKEN=local <command that pushes>`. Card pushes
 (`ModelCard.push_to_hub`, `LeRobotDataset.push_to_hub`) on huggingface_hub < 2 also need
-`lerobot_wbvla.hub.patch_repocard_validate()` in that process (see `compat.py`).
+`lerobot_wbvla.hub.patch_repocard_validate()` in that process (see `compat.py`). One server per `--root` (a
+second one exits with an error).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import binascii
+import ipaddress
 import json
 import logging
+import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from lerobot_wbvla.hub.local_store import LOCAL_USER, HubStore, HubStoreError, Repo
+from lerobot_wbvla.hub.local_store import (
+    LOCAL_USER,
+    CorruptStoreError,
+    HubStore,
+    HubStoreError,
+    Repo,
+    RootInUseError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,23 +55,69 @@ _TYPE_BY_PLURAL = {"models": "model", "datasets": "dataset", "spaces": "space", 
 _URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/", "kernel": "kernels/"}
 
 
+NO_AUTH_WARNING = (
+    "the local Hub server has no authentication: anyone who can reach {url} can read, push and delete every repo "
+    "on it. Serve it on a network you trust only."
+)
+
+
+class HeldRequest:
+    """A request the server holds before handling it (`LocalHubServer.hold_next`), to freeze a client mid-call."""
+
+    def __init__(self, action: str, timeout: float) -> None:
+        self.action = action
+        self.timeout = timeout
+        self.arrived = threading.Event()  # set when the request reached the server
+        self.done = threading.Event()  # set when the server answered it (after release)
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """Let the held request go on (it is then handled as usual)."""
+        self._released.set()
+
+
 class LocalHubServer:
     """The Hub-compatible server on `host:port` (0 = a free port) in a daemon thread.
+
+    `host` must be a loopback address unless `allow_remote` (the server has no authentication). With `root` the
+    repos persist in that folder, which one server at a time may use (`RootInUseError` otherwise).
 
     >>> with LocalHubServer() as hub:            # doctest: +SKIP
     ...     os.environ["HF_ENDPOINT"] = hub.url  # before huggingface_hub is imported
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, root: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        root: str | Path | None = None,
+        *,
+        allow_remote: bool = False,
+    ) -> None:
+        loopback = is_loopback(host)
+        if not loopback and not allow_remote:
+            raise ValueError(
+                f"refusing to serve on {host!r}, which is not a loopback address: the local Hub server has no "
+                "authentication, so anyone who can reach it could read, overwrite and delete every repo. Keep the "
+                "default 127.0.0.1, or pass --allow_remote (allow_remote=True) on a network you trust"
+            )
         self.store = HubStore(root)
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        except BaseException:
+            self.store.close()
+            raise
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
         self._faults: dict[str, tuple[int, str, int]] = {}
+        self._holds: dict[str, HeldRequest] = {}
         self._faults_lock = threading.Lock()
         bound_host, bound_port = self._httpd.server_address[:2]
         self.url = f"http://{bound_host}:{bound_port}"
         self.port = bound_port
+        self.remote = not loopback
+        if self.remote:
+            logger.warning(NO_AUTH_WARNING.format(url=self.url))
 
     def start(self) -> LocalHubServer:
         if self._thread is None:
@@ -60,12 +126,14 @@ class LocalHubServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and free the port (later requests get connection errors, as from a dead Hub)."""
+        """Stop serving, free the port and the root (later requests get connection errors, as from a dead Hub)."""
+        self._release_holds()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
         self._httpd.server_close()
+        self.store.close()
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the standalone command)."""
@@ -73,12 +141,35 @@ class LocalHubServer:
             self._httpd.serve_forever()
         finally:
             self._httpd.server_close()
+            self.store.close()
 
     def reset(self) -> None:
-        """Delete every repo and pending injected failure: a clean Hub for the next test."""
+        """Delete every repo, pending injected failure and held request: a clean Hub for the next test."""
         with self._faults_lock:
             self._faults.clear()
+        self._release_holds()
         self.store.reset()
+
+    def hold_next(self, action: str, timeout: float = 60.0) -> HeldRequest:
+        """Hold the next request of `action` (words as in `fail_next`) until `.release()` or `timeout` seconds.
+
+        `.arrived` is set when it reaches the server, so a test can act while a client waits for that call (kill
+        a push between creating a repo and committing to it); `.done` is set once it was answered.
+        """
+        hold = HeldRequest(action, timeout)
+        with self._faults_lock:
+            self._holds[action] = hold
+        return hold
+
+    def _take_hold(self, action: str) -> HeldRequest | None:
+        with self._faults_lock:
+            return self._holds.pop(action, None)
+
+    def _release_holds(self) -> None:
+        with self._faults_lock:
+            holds, self._holds = list(self._holds.values()), {}
+        for hold in holds:
+            hold.release()
 
     def fail_next(self, action: str, status: int = 500, message: str | None = None, times: int = 1) -> None:
         """Make the next `times` requests of `action` fail with `status` (fault injection for tests).
@@ -149,9 +240,19 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         self.query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         segments = split.path.split("/")[1:]
+        action = _action_of(segments)
+        hold = None
         try:
-            self._body = self._read_body()
-            fault = self.hub._take_fault(_action_of(segments))
+            try:
+                self._body = self._read_body()
+            except ValueError as e:  # the body's framing is broken: the connection cannot be reused
+                self.close_connection = True
+                raise HubStoreError(400, f"Bad request body: {e}") from e
+            hold = self.hub._take_hold(action)
+            if hold is not None:
+                hold.arrived.set()
+                hold._released.wait(hold.timeout)
+            fault = self.hub._take_fault(action)
             if fault is not None:
                 raise fault
             self._route(method, segments)
@@ -159,15 +260,25 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
             self._send_error(e)
         except (ValueError, KeyError, TypeError) as e:
             self._send_error(HubStoreError(400, f"Bad request: {e}"))
+        except (
+            BrokenPipeError,
+            ConnectionResetError,
+        ):  # the client went away (killed mid-call): no one to tell
+            self.close_connection = True
         except Exception as e:  # a bug here must reach the client as a 500, not a hung connection
             logger.exception("local hub: %s %s failed", method, self.path)
             self._send_error(HubStoreError(500, f"Internal error in the local Hub server: {e!r}"))
+        finally:
+            if hold is not None:
+                hold.done.set()
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
             while True:
                 size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size < 0:
+                    raise ValueError("negative chunk size")
                 if size == 0:
                     self.rfile.readline()
                     break
@@ -175,14 +286,25 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
                 self.rfile.readline()
             return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError(f"negative Content-Length {length}")
         return self.rfile.read(length) if length else b""
 
     def _json_body(self) -> dict:
+        """The request's JSON object (form-encoded bodies as lists of values); anything else is a 400."""
         if not self._body:
             return {}
         if "application/x-www-form-urlencoded" in self.headers.get("Content-Type", ""):
             return {k: v for k, v in parse_qs(self._body.decode(), keep_blank_values=True).items()}
-        return json.loads(self._body)
+        try:
+            body = json.loads(self._body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise HubStoreError(400, f"Bad request: the body is not JSON ({e})") from e
+        if not isinstance(body, dict):
+            raise HubStoreError(
+                400, f"Bad request: the body must be a JSON object, not {type(body).__name__}"
+            )
+        return body
 
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
@@ -191,7 +313,7 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
-            self.send_header(key, value)
+            self.send_header(key, header_value(value))  # never raw text in a header (CR/LF would add headers)
         self.end_headers()
         if self.method != "HEAD":
             self.wfile.write(body)
@@ -200,7 +322,7 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload).encode(), "application/json")
 
     def _send_error(self, error: HubStoreError) -> None:
-        headers = {"X-Error-Message": error.message.encode("ascii", "replace").decode()}
+        headers = {"X-Error-Message": error.message}
         if error.code:
             headers["X-Error-Code"] = error.code
         body = json.dumps({"error": error.message, **error.extra}).encode()
@@ -234,10 +356,10 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
             self._create_repo(self._json_body())
         elif seg == ["repos", "delete"] and method == "DELETE":
             body = self._json_body()
-            store.delete_repo(body.get("type") or "model", _repo_id_from_body(body))
+            store.delete_repo(_field(body, "type", str, "model"), _repo_id_from_body(body))
             self._send_json({})
         elif seg == ["validate-yaml"] and method == "POST":
-            result = _validate_card(self._json_body().get("content", ""))
+            result = _validate_card(_field(self._json_body(), "content", str, ""))
             self._send_json(result, status=400 if result["errors"] else 200)
         elif seg == ["whoami-v2"] and method == "GET":
             self._send_json(
@@ -268,14 +390,10 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
         elif action == "preupload" and arg and method == "POST":
             self._refuse_pr()
             commit = store.resolve(repo, arg)
+            paths = [_field(f, "path", str) for f in _list_of(self._json_body(), "files", dict)]
             files = [
-                {
-                    "path": f["path"],
-                    "uploadMode": "regular",
-                    "shouldIgnore": False,
-                    "oid": commit.files.get(f["path"]),
-                }
-                for f in self._json_body().get("files", [])
+                {"path": p, "uploadMode": "regular", "shouldIgnore": False, "oid": commit.files.get(p)}
+                for p in paths
             ]
             self._send_json({"files": files, "commitOid": commit.id})
         elif action == "commit" and arg and method == "POST":
@@ -287,18 +405,20 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
             self._send_json(store.tree(commit, unquote("/".join(rest[2:])), recursive))
         elif action == "paths-info" and arg and method == "POST":
             commit = store.resolve(repo, arg)
-            paths = self._json_body().get("paths", [])
-            self._send_json(store.paths_info(commit, [paths] if isinstance(paths, str) else list(paths)))
+            body = self._json_body()
+            paths = [body["paths"]] if isinstance(body.get("paths"), str) else _list_of(body, "paths", str)
+            self._send_json(store.paths_info(commit, paths))
         elif action == "refs" and method == "GET":
             self._send_json(self._refs(repo))
         elif action == "branch" and arg and method == "POST":
-            store.create_branch(repo, unquote("/".join(rest[1:])), self._json_body().get("startingPoint"))
+            starting_point = _field(self._json_body(), "startingPoint", str, None)
+            store.create_branch(repo, unquote("/".join(rest[1:])), starting_point)
             self._send_json({})
         elif action == "branch" and arg and method == "DELETE":
             store.delete_branch(repo, unquote("/".join(rest[1:])))
             self._send_json({})
         elif action == "tag" and arg and method == "POST":
-            store.create_tag(repo, self._json_body()["tag"], unquote("/".join(rest[1:])))
+            store.create_tag(repo, _field(self._json_body(), "tag", str), unquote("/".join(rest[1:])))
             self._send_json({})
         elif action == "tag" and arg and method == "DELETE":
             store.delete_tag(repo, unquote("/".join(rest[1:])))
@@ -331,12 +451,14 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
             raise HubStoreError(400, "The local Hub server does not support pull requests (create_pr)")
 
     def _create_repo(self, body: dict) -> None:
-        repo_type = body.get("type") or "model"
+        repo_type = _field(body, "type", str, None) or "model"
         repo_id = _repo_id_from_body(body)
         private = body.get("visibility") == "private" or bool(body.get("private"))
         url = self.hub.repo_url(repo_type, repo_id) if repo_type in _URL_PREFIX else ""
         try:
-            self.hub.store.create_repo(repo_type, repo_id, private=private, sdk=body.get("sdk"))
+            self.hub.store.create_repo(
+                repo_type, repo_id, private=private, sdk=_field(body, "sdk", str, None)
+            )
         except HubStoreError as e:
             if e.status == 409:  # huggingface_hub's exist_ok reads the url from the 409 body
                 e.extra["url"] = url
@@ -348,22 +470,31 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
         adds: dict[str, bytes] = {}
         deleted_files: list[str] = []
         deleted_folders: list[str] = []
-        for line in self._body.splitlines():
+        for number, line in enumerate(self._body.splitlines(), 1):
             if not line.strip():
                 continue
-            item = json.loads(line)
-            key, value = item["key"], item["value"]
+            try:
+                item = json.loads(line)
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise HubStoreError(400, f"Bad commit: line {number} is not JSON ({e})") from e
+            if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
+                raise HubStoreError(400, f'Bad commit: line {number} is not {{"key": ..., "value": {{...}}}}')
+            key, value = item.get("key"), item["value"]
             if key == "header":
-                title, message = value.get("summary", ""), value.get("description", "")
-                parent = value.get("parentCommit")
+                title = _field(value, "summary", str, "")
+                message = _field(value, "description", str, "")
+                parent = _field(value, "parentCommit", str, None)
             elif key == "file":
-                content = value.get("content", "")
-                encoding = value.get("encoding", "base64")
-                adds[value["path"]] = base64.b64decode(content) if encoding == "base64" else content.encode()
+                path = _field(value, "path", str)
+                if path in adds:
+                    raise HubStoreError(400, f"Bad commit: {path!r} is added twice")
+                adds[path] = _decode_content(
+                    path, _field(value, "content", str, ""), _field(value, "encoding", str, "base64")
+                )
             elif key == "deletedFile":
-                deleted_files.append(value["path"])
+                deleted_files.append(_field(value, "path", str))
             elif key == "deletedFolder":
-                deleted_folders.append(value["path"])
+                deleted_folders.append(_field(value, "path", str))
             elif key == "lfsFile":
                 raise HubStoreError(
                     400,
@@ -454,11 +585,59 @@ def _action_of(seg: list[str]) -> str:
     return seg[1] if seg[:1] == ["api"] and len(seg) > 1 else ""
 
 
+_MISSING = object()
+
+
+def _field(body: dict, key: str, kind: type, default: object = _MISSING):
+    """`body[key]` checked to be a `kind` (None allowed when the default is None); a 400 otherwise."""
+    value = body.get(key, default)
+    if value is _MISSING:
+        raise HubStoreError(400, f"Bad request: missing field {key!r}")
+    if not isinstance(value, kind) and not (value is None and default is None):
+        raise HubStoreError(400, f"Bad request: field {key!r} must be a {kind.__name__}")
+    return value
+
+
+def _list_of(body: dict, key: str, kind: type) -> list:
+    items = body.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, kind) for i in items):
+        raise HubStoreError(400, f"Bad request: field {key!r} must be a list of {kind.__name__}")
+    return items
+
+
+def _decode_content(path: str, content: str, encoding: str) -> bytes:
+    """A commit's file content; base64 is decoded strictly (a lenient decoder turns garbage into an empty file)."""
+    if encoding == "base64":
+        try:
+            return base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise HubStoreError(400, f"Bad commit: the content of {path!r} is not valid base64 ({e})") from e
+    if encoding in ("utf-8", "utf8"):
+        return content.encode()
+    raise HubStoreError(400, f"Bad commit: unknown encoding {encoding!r} for {path!r} (use base64)")
+
+
 def _repo_id_from_body(body: dict) -> str:
-    name, organization = body.get("name"), body.get("organization")
+    name = _field(body, "name", str, None)
+    organization = _field(body, "organization", str, None)
     if not name:
         raise HubStoreError(400, "Missing repo 'name'")
     return f"{organization or LOCAL_USER}/{name}"
+
+
+def header_value(text: str, limit: int = 300) -> str:
+    """`text` made safe for a response header: printable ASCII only (others escaped), at most `limit` chars."""
+    safe = "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in str(text))
+    return safe if len(safe) <= limit else safe[: limit - 3] + "..."
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address `host` names is a loopback one (127.0.0.0/8, ::1); "" and 0.0.0.0 are not."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
 
 
 def _validate_card(content: str) -> dict:
@@ -492,8 +671,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (0 = any free port)")
     parser.add_argument("--root", type=Path, default=None, help="folder that keeps repos across restarts")
+    parser.add_argument(
+        "--allow_remote",
+        action="store_true",
+        help="allow a --host that is not a loopback address (the server has no authentication)",
+    )
     args = parser.parse_args(argv)
-    hub = LocalHubServer(args.host, args.port, args.root)
+    try:
+        hub = LocalHubServer(args.host, args.port, args.root, allow_remote=args.allow_remote)
+    except (ValueError, OSError, RootInUseError, CorruptStoreError) as e:
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
+    if hub.remote:
+        print(f"{parser.prog}: warning: {NO_AUTH_WARNING.format(url=hub.url)}", file=sys.stderr, flush=True)
     print(hub.url, flush=True)
     print(f"export HF_ENDPOINT={hub.url} HF_HUB_DISABLE_XET=1 HF_TOKEN=local", flush=True)
     try:

@@ -6,7 +6,11 @@ content-addressed blob store. Keeping it apart from the HTTP layer lets the git 
 about) without the request plumbing.
 
 Everything lives in memory; with `root` set, every change is also written to that folder (blobs by sha, the rest
-in one JSON file, each written to a temp path then renamed) so a standalone server survives restarts.
+in one JSON file, each written to a temp path, flushed to disk, then renamed) so a standalone server survives
+restarts. A root is used by one store at a time (an exclusive lock on `<root>/.lock`: two servers writing one
+state file would erase each other's repos); at start the store removes temp files a killed write left behind and
+checks every blob against its name (its git sha1), so a corrupt blob stops the start with a clear error instead of
+being served.
 
 Errors are `HubStoreError`s that carry the HTTP status and the `X-Error-Code` the real Hub sends, so the server
 can turn them into the responses huggingface_hub maps to its typed exceptions.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -24,14 +29,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lerobot_wbvla.hub.repo_paths import path_problem, ref_problem, tree_conflicts
+
+try:  # POSIX; elsewhere the root is not locked (the project runs on Linux)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+logger = logging.getLogger(__name__)
+
 REPO_TYPES = ("model", "dataset", "space", "kernel")
 DEFAULT_BRANCH = "main"
 LOCAL_USER = "tester"
 
 # The Hub refuses names outside this set (huggingface_hub validates the same on the client side).
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-_REF_RE = re.compile(r"^[A-Za-z0-9._/-]{1,250}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
+_BLOB_NAME_RE = re.compile(r"^[0-9a-f]{40}$")
+_TMP_PREFIX = ".tmp-"
 
 # The real Hub seeds every new repo with a .gitattributes routing binary files to LFS; the local server keeps
 # the file (so listings look like the Hub's) but stores everything as regular blobs.
@@ -39,6 +54,14 @@ _GITATTRIBUTES = b"".join(
     f"*.{ext} filter=lfs diff=lfs merge=lfs -text\n".encode()
     for ext in ("bin", "safetensors", "pt", "pth", "ckpt", "onnx", "parquet", "arrow", "mp4", "npz", "zip")
 )
+
+
+class RootInUseError(RuntimeError):
+    """Another store (another server) holds the lock on this root."""
+
+
+class CorruptStoreError(ValueError):
+    """The root's state file or a blob does not hold what it should; the message names the file."""
 
 
 class HubStoreError(Exception):
@@ -90,10 +113,10 @@ class Repo:
 
 
 def check_repo_path(path: str) -> str:
-    """Refuse file paths git would not store (absolute, `..`, empty parts, inside `.git/`)."""
-    parts = path.split("/")
-    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or parts[0] == ".git":
-        raise HubStoreError(400, f"Invalid path in repo: {path!r}")
+    """Refuse file paths the Hub's clients cannot write (see `repo_paths.path_problem`): 400, nothing stored."""
+    problem = path_problem(path)
+    if problem is not None:
+        raise HubStoreError(400, f"Invalid path in repo: {problem}")
     return path
 
 
@@ -106,8 +129,38 @@ class HubStore:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.blobs: dict[str, bytes] = {}
         self._counter = 0
+        self._lock_file: int | None = None
         if self.root is not None:
-            self._load()
+            self._lock_root()
+            try:
+                self._load()
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        """Release the root's lock (another store may use the root afterwards)."""
+        if self._lock_file is not None:
+            os.close(self._lock_file)  # closing the descriptor drops the flock
+            self._lock_file = None
+
+    def _lock_root(self) -> None:
+        assert self.root is not None
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RootInUseError(
+                    f"another local Hub server (pid {holder}) already uses --root {self.root}: stop it, or give "
+                    "this one another --root (two servers on one root would erase each other's repos)"
+                ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_file = fd
 
     # ----------------------------------------------------------------------------------------------- repos
     def reset(self) -> None:
@@ -181,7 +234,7 @@ class HubStore:
         raise HubStoreError(404, f"Invalid rev id: {rev}", "RevisionNotFound")
 
     def create_branch(self, repo: Repo, name: str, starting_point: str | None) -> None:
-        self._check_ref_name(name)
+        self._check_ref_name(name, "branch")
         with self.lock:
             start = self.resolve(repo, starting_point)
             if name in repo.branches:
@@ -199,7 +252,7 @@ class HubStore:
             self._save()
 
     def create_tag(self, repo: Repo, tag: str, revision: str | None) -> None:
-        self._check_ref_name(tag)
+        self._check_ref_name(tag, "tag")
         with self.lock:
             target = self.resolve(repo, revision)
             if tag in repo.tags:
@@ -263,6 +316,12 @@ class HubStore:
                     del files[p]
             for path in adds:
                 check_repo_path(path)
+            for file, below in tree_conflicts([*files, *adds]):
+                if file in adds or below in adds:
+                    raise HubStoreError(
+                        400,
+                        f"Invalid path in repo: {file!r} would be both a file and the folder of {below!r}",
+                    )
             for path, data in adds.items():
                 files[path] = self._put_blob(data)
             commit = self._new_commit(repo, [head.id], files, title, message)
@@ -355,9 +414,10 @@ class HubStore:
 
     # -------------------------------------------------------------------------------------------- validate
     @staticmethod
-    def _check_ref_name(name: str) -> None:
-        if not _REF_RE.match(name) or ".." in name or name.startswith(("/", "refs/")) or name.endswith("/"):
-            raise HubStoreError(400, f"Invalid reference name: {name!r}")
+    def _check_ref_name(name: str, kind: str) -> None:
+        problem = ref_problem(name, kind)
+        if problem is not None:
+            raise HubStoreError(400, f"Invalid reference name: {problem}")
 
     # --------------------------------------------------------------------------------------------- persist
     def _save(self) -> None:
@@ -381,11 +441,25 @@ class HubStore:
         _atomic_write(self.root / "state.json", json.dumps(state).encode())
 
     def _load(self) -> None:
+        """Read the root (under its lock): drop temp files of killed writes, verify every blob, load the state."""
         assert self.root is not None
-        (self.root / "blobs").mkdir(parents=True, exist_ok=True)
-        for blob in (self.root / "blobs").iterdir():
-            if not blob.name.startswith("."):
-                self.blobs[blob.name] = blob.read_bytes()
+        blobs = self.root / "blobs"
+        blobs.mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, blobs):
+            for stray in folder.glob(f"{_TMP_PREFIX}*"):
+                logger.info("local hub: removing %s, left by a write that was killed", stray)
+                stray.unlink()
+        for blob in blobs.iterdir():
+            if not _BLOB_NAME_RE.match(blob.name):
+                logger.warning("local hub: ignoring %s (not a blob this server wrote)", blob)
+                continue
+            data = blob.read_bytes()
+            if git_blob_sha1(data) != blob.name:
+                raise CorruptStoreError(
+                    f"blob {blob} is corrupt: its {len(data)} bytes hash to {git_blob_sha1(data)}, not to its "
+                    "name. Restore the file from a backup, or start with an empty --root"
+                )
+            self.blobs[blob.name] = data
         state_file = self.root / "state.json"
         if not state_file.exists():
             return
@@ -395,20 +469,30 @@ class HubStore:
                 commits = {c["id"]: Commit(**c) for c in r.pop("commits")}
                 repo = Repo(commits=commits, **r)
                 self.repos[repo.key] = repo
-        except (KeyError, TypeError, json.JSONDecodeError) as e:
-            raise ValueError(
+        except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise CorruptStoreError(
                 f"{state_file} is not a local Hub state file ({e}); point --root at an empty folder"
             ) from e
         missing = {
             s for r in self.repos.values() for c in r.commits.values() for s in c.files.values()
         } - set(self.blobs)
         if missing:
-            raise ValueError(f"{self.root / 'blobs'} lacks {len(missing)} blob(s) the state file references")
+            raise CorruptStoreError(
+                f"{blobs} lacks {len(missing)} blob(s) the state file references (e.g. {sorted(missing)[0]}); "
+                "restore them from a backup, or start with an empty --root"
+            )
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, flush it to disk, rename: readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -8,10 +8,14 @@ of the dataset) gets its own cache folder, because clips of different sources ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 
@@ -105,14 +109,26 @@ def make_sources(cfg: LAMDataConfig) -> dict[str, FrameSource]:
         sources["video"] = VideoFolderSource(cfg.video_root)
     if cfg.dataset_repo_id is not None or cfg.dataset_root is not None:
         for key in cfg.camera_keys:
-            sources[key] = LeRobotCameraSource(
-                repo_id=cfg.dataset_repo_id,
-                root=cfg.dataset_root,
-                camera_key=key,
-                episodes=cfg.episodes,
-                revision=cfg.dataset_revision,
-            )
+            with camera_flag("--data.camera_keys"):
+                sources[key] = LeRobotCameraSource(
+                    repo_id=cfg.dataset_repo_id,
+                    root=cfg.dataset_root,
+                    camera_key=key,
+                    episodes=cfg.episodes,
+                    revision=cfg.dataset_revision,
+                )
     return sources
+
+
+@contextlib.contextmanager
+def camera_flag(flag: str) -> Iterator[None]:
+    """Name the command-line flag that chose the camera in a `CameraKeyError` (the message lists the cameras)."""
+    from lerobot_wbvla.datasets.lerobot_source import CameraKeyError
+
+    try:
+        yield
+    except CameraKeyError as err:
+        raise CameraKeyError(f"{flag}: {err} Set {flag} to camera keys the dataset has.") from None
 
 
 def _cache_folder(cache_root: Path, name: str, encoder: FrameEncoder) -> Path:
@@ -189,12 +205,18 @@ def frame_pairs(
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from lerobot_wbvla.datasets import FeatureCacheMismatchError, FrameGapError, VideoReadError
+    from lerobot_wbvla.datasets.lerobot_source import CameraKeyError
+    from lerobot_wbvla.hub import HubPushError
+    from lerobot_wbvla.lam.encoders import EncoderUnavailableError
 
     return (
         FileNotFoundError,
         FileExistsError,
         NotADirectoryError,
         ValueError,
+        CameraKeyError,
+        EncoderUnavailableError,
+        HubPushError,
         FeatureCacheMismatchError,
         FrameGapError,
         VideoReadError,
@@ -203,3 +225,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 # Errors that mean "the input is wrong" (a path, a key, a size): the CLIs print their message, without traceback.
 USER_ERRORS = _user_errors()
+
+
+def exit_with_user_error(prog: str, err: BaseException) -> NoReturn:
+    """What the LAM commands do with a `USER_ERRORS` error: one `<prog>: error: ...` line on stderr, exit 2."""
+    print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
+    sys.exit(2)

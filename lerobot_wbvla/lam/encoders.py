@@ -96,6 +96,22 @@ def _check_local_folder(pretrained: str) -> Path | None:
     return path
 
 
+class EncoderUnavailableError(OSError):
+    """A pretrained encoder is neither a local folder nor loadable from the Hub or its cache.
+
+    `problem` says why (offline and not cached, no such repo, Hub unreachable) and `fill` how to get the files;
+    the message ends with the fix of the `wbvla-train-lam` flag. Commands where another flag names the encoder
+    (`wbvla-lam-label --lam`: the LAM's config.json names it) re-raise it with `for_flag`.
+    """
+
+    def __init__(self, pretrained: str, problem: str, fill: str, remedy: str) -> None:
+        super().__init__(f"{problem}. {fill}{remedy}")
+        self.pretrained, self.problem, self.fill = pretrained, problem, fill
+
+    def for_flag(self, flag: str, remedy: str) -> EncoderUnavailableError:
+        return EncoderUnavailableError(self.pretrained, f"{flag}: {self.problem}", self.fill, remedy)
+
+
 def _from_pretrained(loader, pretrained: str, revision: str | None):
     path = _check_local_folder(pretrained)
     if path is not None:
@@ -103,9 +119,26 @@ def _from_pretrained(loader, pretrained: str, revision: str | None):
     try:
         return loader.from_pretrained(pretrained, revision=revision)
     except OSError as err:
-        raise OSError(
-            f"LAM encoder: could not load '{pretrained}' (revision {revision or 'main'}) from the Hub or its "
-            f"cache: {err}. Check the repo id, or pass a local folder with --lam.encoder.pretrained."
+        from huggingface_hub import constants
+
+        where = f"LAM encoder '{pretrained}' (revision {revision or 'main'})"
+        fill = f"`hf download {pretrained}{' --revision ' + revision if revision else ''}`"
+        remedy = " or pass --lam.encoder.pretrained=<local folder with the model's config.json and weights>."
+        if (
+            constants.is_offline_mode()
+        ):  # not "check your internet connection": there is no connection to check
+            raise EncoderUnavailableError(
+                pretrained,
+                f"{where} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and offline mode is on "
+                "(HF_HUB_OFFLINE=1)",
+                f"Fill the cache on a machine with network ({fill} with the same HF_HOME), or unset HF_HUB_OFFLINE,",
+                remedy,
+            ) from err
+        raise EncoderUnavailableError(
+            pretrained,
+            f"{where} could not be loaded from {constants.ENDPOINT} or the cache ({' '.join(str(err).split())})",
+            f"Check the repo id and the network, then fill the cache ({fill}),",
+            remedy,
         ) from err
 
 

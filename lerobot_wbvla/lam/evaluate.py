@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,14 @@ import numpy as np
 import torch
 
 from lerobot_wbvla.datasets import NO_LABEL
-from lerobot_wbvla.lam.data import USER_ERRORS, LAMDataConfig, build_caches, feature_pairs, make_sources
+from lerobot_wbvla.lam.data import (
+    USER_ERRORS,
+    LAMDataConfig,
+    build_caches,
+    exit_with_user_error,
+    feature_pairs,
+    make_sources,
+)
 from lerobot_wbvla.lam.modeling_lam import LatentActionModel
 from lerobot_wbvla.lam.probes import linear_probe, one_hot_codes
 from lerobot_wbvla.lam.quantizer import perplexity_from_counts
@@ -286,8 +292,7 @@ def main() -> None:
     try:
         parser.wrap()(_run)()
     except USER_ERRORS as err:  # bad input: one clear line, no traceback
-        print(f"wbvla-lam-eval: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        exit_with_user_error("wbvla-lam-eval", err)
 
 
 if __name__ == "__main__":

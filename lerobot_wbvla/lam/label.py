@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,8 @@ import torch
 from tqdm.auto import tqdm
 
 from lerobot_wbvla.datasets import resolve_frame_gap
-from lerobot_wbvla.lam.data import USER_ERRORS, encoder_transform
+from lerobot_wbvla.lam.data import USER_ERRORS, camera_flag, encoder_transform, exit_with_user_error
+from lerobot_wbvla.lam.encoders import EncoderUnavailableError
 from lerobot_wbvla.lam.modeling_lam import LatentActionModel
 
 logger = logging.getLogger(__name__)
@@ -125,13 +125,19 @@ def label_dataset(cfg: LabelConfig) -> Path:
         torch.set_num_threads(cfg.num_threads)
     if cfg.dataset_repo_id is None and cfg.dataset_root is None:
         raise ValueError("Pass --dataset_repo_id and/or --dataset_root of the LeRobot dataset to label.")
-    model = LatentActionModel.from_pretrained(cfg.lam, revision=cfg.lam_revision)
-    source = LeRobotCameraSource(
-        repo_id=cfg.dataset_repo_id,
-        root=cfg.dataset_root,
-        camera_key=cfg.camera_key,
-        revision=cfg.dataset_revision,
-    )
+    try:
+        model = LatentActionModel.from_pretrained(cfg.lam, revision=cfg.lam_revision)
+    except EncoderUnavailableError as err:  # the LAM's config.json names the encoder: no encoder flag here
+        raise err.for_flag(
+            f"--lam={cfg.lam}", " or label with a LAM whose encoder is a local folder on this machine."
+        ) from None
+    with camera_flag("--camera_key"):
+        source = LeRobotCameraSource(
+            repo_id=cfg.dataset_repo_id,
+            root=cfg.dataset_root,
+            camera_key=cfg.camera_key,
+            revision=cfg.dataset_revision,
+        )
     transform = encoder_transform(model.config.encoder)
     hf = source.dataset.hf_dataset
     ep_col = np.asarray(hf.data.column("episode_index").to_numpy())
@@ -187,8 +193,7 @@ def main() -> None:
     try:
         parser.wrap()(_run)()
     except USER_ERRORS as err:  # bad input: one clear line, no traceback
-        print(f"wbvla-lam-label: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        exit_with_user_error("wbvla-lam-label", err)
 
 
 if __name__ == "__main__":

@@ -333,5 +333,7 @@ def resolve_lam_dir(repo_or_path: str | Path, revision: str | None, local_files_
             revision=revision,
             allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, "*.md"],
             local_files_only=local_files_only,
+            kind="lam",
+            required_files=[CONFIG_NAME, WEIGHTS_NAME],
         )
     )

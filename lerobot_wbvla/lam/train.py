@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from lerobot_wbvla.lam.data import (
     LAMDataConfig,
     build_caches,
     encoder_transform,
+    exit_with_user_error,
     feature_pairs,
     frame_pairs,
     make_sources,
@@ -253,12 +253,12 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
     )
     accelerator.wait_for_everyone()
     set_seed(cfg.seed)
+    # The encoder and the frame sources first: a wrong encoder or camera fails before output_dir is written to.
+    model = LatentActionModel(cfg.lam)
+    sources = make_sources(cfg.data)
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
     if accelerator.is_main_process:
         _write_text_atomic(cfg.output_dir / "train_config.json", json.dumps(draccus.encode(cfg), indent=2))
-
-    model = LatentActionModel(cfg.lam)
-    sources = make_sources(cfg.data)
     if cfg.data.on_the_fly:
         dataset = frame_pairs(cfg.data, sources, encoder_transform(cfg.lam.encoder), split=cfg.data.split)
     else:
@@ -445,8 +445,7 @@ def main() -> None:
     try:
         parser.wrap()(_run)()
     except USER_ERRORS as err:  # bad input: one clear line, no traceback
-        print(f"wbvla-train-lam: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        exit_with_user_error("wbvla-train-lam", err)
 
 
 if __name__ == "__main__":

@@ -97,6 +97,8 @@ def test_unknown_repo_and_revision_give_clear_errors(hub_api, unique_repo_id, tm
     with pytest.raises(ArtifactNotFoundError, match="no such repo") as err:
         resolve_pretrained_dir(missing)
     assert err.value.repo_id == missing and missing in str(err.value)
+    assert err.value.__cause__.response.status_code == 404
+    assert err.value.__cause__.response.headers["X-Error-Code"] == "RepoNotFound"
 
     repo = unique_repo_id("revs")
     push_folder_to_hub(_artifact(tmp_path / "a", 4), repo, tag="v1")
@@ -105,6 +107,8 @@ def test_unknown_repo_and_revision_give_clear_errors(hub_api, unique_repo_id, tm
     ) as err:
         resolve_pretrained_dir(repo, revision="v9")
     assert err.value.revision == "v9"
+    assert err.value.__cause__.response.status_code == 404
+    assert err.value.__cause__.response.headers["X-Error-Code"] == "RevisionNotFound"
     with pytest.raises(ArtifactNotFoundError, match="not in the local cache") as err:
         resolve_pretrained_dir(repo, revision="v1", local_files_only=True, cache_dir=tmp_path / "empty-cache")
     assert "pass the path of a local folder" in str(err.value)
@@ -116,16 +120,18 @@ def test_failed_push_leaves_nothing(hub_server, hub_api, unique_repo_id, tmp_pat
     # A new repo whose commit fails is deleted again.
     repo = unique_repo_id("interrupted")
     hub_server.fail_next("commit", status=500)
-    with pytest.raises(HfHubHTTPError):
+    with pytest.raises(HfHubHTTPError) as err:
         push_folder_to_hub(folder, repo, tag="v1")
+    assert err.value.response.status_code == 500
     assert not hub_api.repo_exists(repo)
 
     # An existing repo keeps its content; a branch the failed push created is removed; main does not move.
     repo = unique_repo_id("kept")
     good = push_folder_to_hub(folder, repo)
-    hub_server.fail_next("commit", status=500)
-    with pytest.raises(HfHubHTTPError):
+    hub_server.fail_next("commit", status=503)
+    with pytest.raises(HfHubHTTPError) as err:
         push_folder_to_hub(_artifact(tmp_path / "b", 5), repo, branch="exp")
+    assert err.value.response.status_code == 503
     refs = hub_api.list_repo_refs(repo)
     assert [b.name for b in refs.branches] == ["main"]
     assert refs.branches[0].target_commit == good.commit_oid

@@ -105,48 +105,73 @@ def test_upload_list_download_at_branches_tags_and_shas(hub_api, unique_repo_id,
     assert [b.name for b in refs.branches] == ["main"] and refs.tags == []
 
 
+def _refused(call, error_type: type[Exception], status: int, code: str | None = None) -> Exception:
+    """Run `call`, expect `error_type` from an HTTP answer with `status` (and `X-Error-Code`, which the client
+    maps to its typed errors): a server answering another status with the right code would fool the type alone."""
+    with pytest.raises(error_type) as err:
+        call()
+    response = err.value.response
+    assert response is not None and response.status_code == status, (response, err.value)
+    if code is not None:
+        assert response.headers.get("X-Error-Code") == code, dict(response.headers)
+    return err.value
+
+
 def test_refusals_raise_typed_errors(hub_api, unique_repo_id):
     repo = unique_repo_id("errors")
     hub_api.create_repo(repo)
     hub_api.upload_file(path_or_fileobj=b"x", path_in_repo="a.txt", repo_id=repo)
     hub_api.create_branch(repo, branch="dev")
     hub_api.create_tag(repo, tag="t1")
+    nope = unique_repo_id("nope")
 
-    with pytest.raises(RepositoryNotFoundError):
-        hub_api.repo_info(unique_repo_id("nope"))
-    with pytest.raises(RepositoryNotFoundError):
-        hf_hub_download(unique_repo_id("nope"), "a.txt")
-    with pytest.raises(
-        RepositoryNotFoundError
-    ):  # ids without namespace (huggingface.co classics) are not here
-        hub_api.model_info("gpt2")
-    with pytest.raises(RepositoryNotFoundError):
-        hf_hub_download("gpt2", "config.json")
-    with pytest.raises(RevisionNotFoundError):
-        hub_api.repo_info(repo, revision="no-such-branch")
-    with pytest.raises(RevisionNotFoundError):
-        hf_hub_download(repo, "a.txt", revision="no-such-branch")
-    with pytest.raises(EntryNotFoundError):
-        hf_hub_download(repo, "missing.txt")
-    with pytest.raises(EntryNotFoundError):
-        hub_api.delete_file("missing.txt", repo)
-    with pytest.raises(RevisionNotFoundError):
-        hub_api.upload_file(
-            path_or_fileobj=b"y", path_in_repo="b.txt", repo_id=repo, revision="no-such-branch"
-        )
-    with pytest.raises(RevisionNotFoundError):
-        hub_api.delete_tag(repo, tag="no-such-tag")
-    with pytest.raises(RevisionNotFoundError):
-        hub_api.create_tag(repo, tag="t2", revision="no-such-branch")
+    for call, error_type, status, code in [
+        (lambda: hub_api.repo_info(nope), RepositoryNotFoundError, 404, "RepoNotFound"),
+        (lambda: hf_hub_download(nope, "a.txt"), RepositoryNotFoundError, 404, "RepoNotFound"),
+        # ids without namespace (huggingface.co classics) are not here
+        (lambda: hub_api.model_info("gpt2"), RepositoryNotFoundError, 404, "RepoNotFound"),
+        (lambda: hf_hub_download("gpt2", "config.json"), RepositoryNotFoundError, 404, "RepoNotFound"),
+        (
+            lambda: hub_api.repo_info(repo, revision="no-such-branch"),
+            RevisionNotFoundError,
+            404,
+            "RevisionNotFound",
+        ),
+        (
+            lambda: hf_hub_download(repo, "a.txt", revision="no-such-branch"),
+            RevisionNotFoundError,
+            404,
+            "RevisionNotFound",
+        ),
+        (lambda: hf_hub_download(repo, "missing.txt"), EntryNotFoundError, 404, "EntryNotFound"),
+        (lambda: hub_api.delete_file("missing.txt", repo), EntryNotFoundError, 404, "EntryNotFound"),
+        (
+            lambda: hub_api.upload_file(
+                path_or_fileobj=b"y", path_in_repo="b.txt", repo_id=repo, revision="no-such-branch"
+            ),
+            RevisionNotFoundError,
+            404,
+            "RevisionNotFound",
+        ),
+        (lambda: hub_api.delete_tag(repo, tag="no-such-tag"), RevisionNotFoundError, 404, "RevisionNotFound"),
+        (
+            lambda: hub_api.create_tag(repo, tag="t2", revision="no-such-branch"),
+            RevisionNotFoundError,
+            404,
+            "RevisionNotFound",
+        ),
+        (lambda: hub_api.delete_branch(repo, branch="main"), HfHubHTTPError, 403, None),
+        (lambda: hub_api.create_tag(repo, tag="bad tag"), BadRequestError, 400, None),
+        (lambda: hub_api.create_branch(repo, branch="bad..branch"), BadRequestError, 400, None),
+    ]:
+        _refused(call, error_type, status, code)
 
     for duplicate in (
         lambda: hub_api.create_repo(repo),
         lambda: hub_api.create_branch(repo, branch="dev"),
         lambda: hub_api.create_tag(repo, tag="t1"),
     ):
-        with pytest.raises(HfHubHTTPError) as err:
-            duplicate()
-        assert err.value.response.status_code == 409
+        _refused(duplicate, HfHubHTTPError, 409)
     # exist_ok reads the url from the 409 body; the existing content is untouched.
     assert hub_api.create_repo(repo, exist_ok=True) == f"{hub_api.endpoint}/{repo}"
     hub_api.create_branch(repo, branch="dev", exist_ok=True)
@@ -154,20 +179,35 @@ def test_refusals_raise_typed_errors(hub_api, unique_repo_id):
 
     # A commit that would lose work (stale parent) is refused, and so is a broken card.
     stale = hub_api.list_repo_commits(repo)[-1].commit_id
-    with pytest.raises(HfHubHTTPError) as err:
-        hub_api.upload_file(path_or_fileobj=b"z", path_in_repo="c.txt", repo_id=repo, parent_commit=stale)
-    assert err.value.response.status_code == 412
+    _refused(
+        lambda: hub_api.upload_file(
+            path_or_fileobj=b"z", path_in_repo="c.txt", repo_id=repo, parent_commit=stale
+        ),
+        HfHubHTTPError,
+        412,
+    )
     with pytest.raises(ValueError, match="Invalid metadata"):
         hub_api.upload_file(path_or_fileobj=b"---\ntags: [a\n---\n", path_in_repo="README.md", repo_id=repo)
     assert hub_api.list_repo_files(repo) == [".gitattributes", "a.txt"]
 
-    with pytest.raises(BadRequestError, match="pull requests"):
-        hub_api.upload_file(path_or_fileobj=b"z", path_in_repo="c.txt", repo_id=repo, create_pr=True)
+    err = _refused(
+        lambda: hub_api.upload_file(path_or_fileobj=b"z", path_in_repo="c.txt", repo_id=repo, create_pr=True),
+        BadRequestError,
+        400,
+    )
+    assert "pull requests" in str(err)
 
     hub_api.delete_repo(repo)
     assert not hub_api.repo_exists(repo)
-    with pytest.raises(RepositoryNotFoundError):
-        hub_api.delete_repo(repo)
+    _refused(lambda: hub_api.delete_repo(repo), RepositoryNotFoundError, 404, "RepoNotFound")
+
+
+def test_card_validation_answers_400_with_the_yaml_error(hub_server):
+    """What `RepoCard.validate` (through the compat patch) turns into 'Invalid metadata': a 400 with errors."""
+    ok = httpx.post(f"{hub_server.url}/api/validate-yaml", json={"content": "---\nlicense: mit\n---\n"})
+    assert ok.status_code == 200 and ok.json()["errors"] == []
+    bad = httpx.post(f"{hub_server.url}/api/validate-yaml", json={"content": "---\ntags: [a\n---\n"})
+    assert bad.status_code == 400 and bad.json()["errors"], bad.text
 
 
 def test_dataset_and_space_repos_are_separate_namespaces(hub_api, unique_repo_id):
