@@ -5,6 +5,8 @@ plus the robot-side script's standalone loading."""
 from __future__ import annotations
 
 import ast
+import json
+import math
 import subprocess
 import sys
 import time
@@ -309,6 +311,80 @@ def test_retried_request_runs_once_and_bad_commands_are_refused(bridge, dealer):
     old = _exchange(sock, {"type": "hello", "id": 7, "v": 0})
     assert not old["ok"] and "bridge speaks v1, client v0" in old["error"] and old["v"] == 1
     assert robot.messages_on("/aima/hal/joint/arm/command") == []  # nothing refused reached the robot
+
+
+def _raw(message: dict) -> list[bytes]:
+    """One JSON frame as any peer may send it, NOT through `proto.encode` (which refuses NaN/Infinity, so the
+    client's own encoder would stop these before the bridge): Python's json writes the literals NaN, Infinity,
+    -Infinity, as JavaScript/C++ encoders and hand-written clients do, and the bridge's JSON parser reads them."""
+    frame = json.dumps({"v": proto.PROTOCOL_VERSION, **message}).encode()
+    assert b"NaN" in frame or b"Infinity" in frame, "the frame must carry a non-finite number"
+    return [frame]
+
+
+def _all_finite(msg) -> bool:
+    entries = [*getattr(msg, "joints", []), *getattr(msg, "left_hands", []), *getattr(msg, "right_hands", [])]
+    numbers = [v for e in entries for v in vars(e).values() if isinstance(v, float)]
+    numbers += [getattr(msg, k) for k in proto.LOCOMOTION_FIELDS if hasattr(msg, k)]
+    return all(math.isfinite(v) for v in numbers)
+
+
+def test_bridge_refuses_raw_frames_with_non_finite_numbers(bridge, dealer):
+    """The bridge's own guard is the last check before the real joints: a peer that does not use our encoder
+    (another language, a hand-written client, a corrupted frame) must not get a NaN or an infinity to AimDK."""
+    server, robot = bridge()
+    sock = dealer(server.command_endpoint)
+    assert _exchange(sock, {"type": "hello", "id": 1, "client": "t"})["ok"]
+    nan, inf = float("nan"), float("inf")
+    arm = _arm_entries()
+    bad_commands = {
+        "joints['arm'][3] (left_elbow_joint).position must be a finite number, got nan": {
+            "joints": {"arm": [*arm[:3], {**arm[3], "position": nan}, *arm[4:]]}
+        },
+        "joints['arm'][0] (left_shoulder_pitch_joint).stiffness must be a finite number, got inf": {
+            "joints": {"arm": [{**arm[0], "stiffness": inf}, *arm[1:]]}
+        },
+        "hand.left_hands[0].position must be a finite number, got nan": {
+            "hand": {"left_hand_type": 2, "left_hands": [{"name": "left_hand", "position": nan}]}
+        },
+        "locomotion.forward_velocity must be a finite number, got -inf": {
+            "locomotion": {"forward_velocity": -inf}
+        },
+    }
+    for seq, (why, fields) in enumerate(bad_commands.items(), start=1):
+        sock.send_multipart(_raw({"type": "command", "seq": seq, **fields}))
+        assert sock.poll(2000), f"the bridge did not refuse (it took) a command with {why}"
+        error = proto.decode(sock.recv_multipart())[0]
+        assert (error["type"], error["seq"], error["error"]) == ("error", seq, why)
+    # The safe gains of a hello reach the joints later, on a watchdog trip or a safe request, without a client.
+    for field, why in (
+        (
+            {"safe_gains": {"arm": [{"name": ARM[0], "stiffness": nan, "damping": 2.0}]}},
+            "stiffness must be a",
+        ),
+        ({"safe_gains": {"arm": [{"name": ARM[0], "stiffness": 40.0, "damping": inf}]}}, "damping must be a"),
+        ({"command_timeout_s": nan}, "command_timeout_s must be a finite number"),
+    ):
+        # From a second client: a refused hello must not replace the session either.
+        other = dealer(server.command_endpoint)
+        other.send_multipart(_raw({"type": "hello", "id": 1, "client": "raw", **field}))
+        assert other.poll(2000)
+        reply = proto.decode(other.recv_multipart())[0]
+        assert not reply["ok"] and why in reply["error"], reply
+    time.sleep(0.05)  # a few command-loop periods (100 Hz): what was taken would have been published by now
+    for topic in ("/aima/hal/joint/arm/command", proto.HAND_COMMAND_TOPIC, proto.LOCOMOTION_TOPIC):
+        assert robot.messages_on(topic) == [], topic
+
+    # The same session is still served: a finite command goes through, and nothing non-finite ever went out.
+    good = {"joints": {"arm": arm}, "locomotion": {"forward_velocity": 0.0}}
+    sock.send_multipart(proto.encode({"type": "command", "seq": 10, **good}))
+    deadline = time.monotonic() + 2.0
+    while not robot.messages_on("/aima/hal/joint/arm/command") and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _exchange(sock, {"type": "safe", "id": 2, "action": "hold"})["ok"]
+    sent = [msg for _, _, msg in robot.published]
+    assert any(getattr(m, "joints", None) for m in sent) and all(_all_finite(m) for m in sent)
+    assert all(j.position == 0.2 for j in robot.messages_on("/aima/hal/joint/arm/command")[0].joints)
 
 
 def test_bridge_watchdog_damps_a_silent_client(bridge, dealer):
