@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +20,12 @@ import zmq
 
 from lerobot_wbvla.robots.agibot_x2 import aimdk_bridge_core as core
 from lerobot_wbvla.robots.agibot_x2 import aimdk_protocol as proto
-from lerobot_wbvla.robots.agibot_x2.aimdk_fake_bridge import FAKE_MSGS, FakeAimdkConfig, start_fake_bridge
+from lerobot_wbvla.robots.agibot_x2.aimdk_fake_bridge import (
+    FAKE_MSGS,
+    FakeAimdk,
+    FakeAimdkConfig,
+    start_fake_bridge,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 M = FAKE_MSGS
@@ -430,6 +436,35 @@ def test_bridge_watchdog_damps_a_silent_client(bridge, dealer):
     after = [m for t, m in velocities if t > sent + tripped + 0.02]
     assert after and all(m.forward_velocity == 0.0 for m in after)  # zero velocity after the trip ...
     assert velocities[-1][0] < time.monotonic() - 0.1  # ... for zero_velocity_s only, then MC is left alone
+
+
+# ---- the fake robot ------------------------------------------------------------------------------------------
+class _LateEvent(threading.Event):
+    """A stop event whose timed waits return 4x late, as a thread's wake-ups do on a loaded machine."""
+
+    def wait(self, timeout=None):
+        return super().wait(None if timeout is None else 4 * timeout)
+
+
+def test_fake_robot_moves_in_real_time_when_its_thread_wakes_late():
+    # The fake stands for a robot, which does not slow down with this machine's load: a gripper stroke takes
+    # 0.5 s of wall-clock time and a stiff joint settles in ~0.2 s even when the fake's loop runs 4x late.
+    robot = FakeAimdk()
+    robot._stop = _LateEvent()
+    robot.start({}, lambda topic, msg: None)
+    try:
+        hand = M.HandCommandArray(left_hands=[M.HandCommand(name="left_hand", position=0.0)])
+        arm = M.JointCommandArray(joints=[M.JointCommand(name=ARM[0], position=0.5, stiffness=50.0)])
+        start = time.monotonic()
+        robot.publish(proto.HAND_COMMAND_TOPIC, hand)  # fully open (1.0) -> closed (0.0): 0.5 s at 2/s
+        robot.publish("/aima/hal/joint/arm/command", arm)
+        while robot.hand_position["left"] > 0.0 and time.monotonic() - start < 5.0:
+            time.sleep(0.005)
+        stroke_s = time.monotonic() - start
+        assert 0.45 <= stroke_s < 1.0, f"a 0.5 s gripper stroke took {stroke_s:.2f} s of wall-clock time"
+        assert robot.q[ARM[0]] == pytest.approx(0.5, abs=1e-3)
+    finally:
+        robot.close()
 
 
 # ---- the robot-side script ------------------------------------------------------------------------------------
