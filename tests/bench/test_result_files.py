@@ -79,6 +79,7 @@ def test_lam_probe_layout_and_acceptance():
     assert r["trained"]["z_probe_accuracy"] > r["trained"]["majority_class_accuracy"] + 0.3
     # The frame gap, decoder and clip count were tuned on the held-out figures: the same acceptance must hold on the
     # final test, clips of seeds nothing was tuned on (probe still fit on train pairs).
+    assert "final_test" in r, "lam_probe.json has no final_test figures: re-run bench/lam_probe.py"
     final = r["final_test"]
     assert final["video"]["seed"] != r["video"]["seed"] and final["video"]["num_clips"] > 0
     assert final["pairs"] == sum(final["class_counts"]) > 0
