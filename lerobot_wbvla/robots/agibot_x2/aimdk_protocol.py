@@ -42,7 +42,8 @@ MSG_HELLO = "hello"
 ("hold" | "damp"), `safe_gains` ({group: [{name, stiffness, damping}]}: gains used to hold before any command),
 `input_source` (str, McLocomotionVelocity.source), `cameras` ({name: [height, width] | null}).
 Reply result: `bridge` (str), `protocol` (int), `state_port`, `camera_port` (int, as bound), `groups` ({group: [joint names]} seen so far),
-`hand_types` ({"left": int, "right": int} | null), `cameras` ([names]), `allowed_groups` ([groups])."""
+`hand_types` ({"left": int, "right": int} | null), `cameras` ([names]), `allowed_groups` ([groups]).
+A hello whose timeout or safe gains are not finite (or negative) is refused (`validate_hello`)."""
 MSG_PING = "ping"
 """client -> bridge request, no fields; reply result `{"time": bridge time}`."""
 MSG_GET_MC_ACTION = "get_mc_action"
