@@ -9,7 +9,8 @@ with the same LAM config; only `--data.on_the_fly` differs. Samples/s are read f
 Writes bench/results/lam_throughput.json:
     {"cache_samples_per_s": .., "on_the_fly_samples_per_s": .., "speedup_ratio": .., + details}
 
-Usage: python bench/lam_throughput.py [--threads=2] [--on_the_fly_steps=4] [--cache_steps=200]
+Usage (~5 min on 2 cores): python bench/lam_throughput.py [--threads=2] [--on_the_fly_steps=4] [--cache_steps=200]
+Smoke (the test suite; the figures mean nothing): python bench/lam_throughput.py --smoke=true --output=/tmp/x.json
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import draccus
@@ -40,14 +41,23 @@ class ThroughputConfig:
     # Keep the temporary folder (video, cache, runs) for a look.
     keep: bool = False
     output: Path = RESULTS / "lam_throughput.json"
+    # Tiny settings for the test suite (a one-block, 32-wide DINOv2, a few steps): the figures mean nothing.
+    smoke: bool = False
 
 
-def _dinov2_base_random(path: Path) -> Path:
+def _smoke(cfg: ThroughputConfig) -> ThroughputConfig:
+    return replace(cfg, num_clips=1, batch_size=2, on_the_fly_steps=2, cache_steps=4)
+
+
+def _dinov2_random(path: Path, tiny: bool = False) -> Path:
     from transformers import Dinov2Config, Dinov2Model
 
     torch.manual_seed(0)
     # Dinov2Config() defaults are the ViT-B/14 of facebook/dinov2-base: 12 layers, width 768, 12 heads, patch 14.
-    Dinov2Model(Dinov2Config()).eval().save_pretrained(path)
+    config = (
+        Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2) if tiny else Dinov2Config()
+    )
+    Dinov2Model(config).eval().save_pretrained(path)
     return path
 
 
@@ -64,6 +74,8 @@ def main(cfg: ThroughputConfig) -> dict:
     from lerobot_wbvla.lam.data import LAMDataConfig
     from lerobot_wbvla.lam.train import TrainLAMConfig, train
 
+    if cfg.smoke:
+        cfg = _smoke(cfg)
     torch.set_num_threads(cfg.threads)
     tmp = Path(tempfile.mkdtemp(prefix="wbvla-lam-throughput-"))
     try:
@@ -72,7 +84,7 @@ def main(cfg: ThroughputConfig) -> dict:
                 out_dir=tmp / "video", num_clips=cfg.num_clips, height=64, width=64, clip_seconds=1.0
             )
         )
-        encoder_dir = _dinov2_base_random(tmp / "dinov2-base-random")
+        encoder_dir = _dinov2_random(tmp / "dinov2-random", tiny=cfg.smoke)
         lam = LAMConfig(
             encoder=HFVisionEncoderConfig(pretrained=str(encoder_dir), pool_grid=4),
             model=STTransformerLAMConfig(dim=128, heads=4, encoder_depth=2, decoder_depth=2, latent_dim=32),
@@ -115,7 +127,9 @@ def main(cfg: ThroughputConfig) -> dict:
             "threads": cfg.threads,
             "machine": machine_description(with_torch=True),
         }
-        write_result(cfg.output, result, measures=["lerobot_wbvla/lam", "lerobot_wbvla/datasets"])
+        write_result(
+            cfg.output, result, measures=["lerobot_wbvla/lam", "lerobot_wbvla/datasets"], smoke=cfg.smoke
+        )
         return result
     finally:
         if not cfg.keep:

@@ -8,12 +8,13 @@ then the same number of episodes with uniformly random actions, and writes
      "per_task": {...}}, "physical": {"pick_place": {"success": ..., "seeds": N}}, "base_mode": "kinematic", ...}
 
 Usage: python bench/scripted_success.py [--seeds=20] [--base_mode=kinematic] [--output=...]
+Smoke (the test suite; the figures mean nothing): python bench/scripted_success.py --smoke=true --output=/tmp/x.json
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import draccus
@@ -39,6 +40,8 @@ class ScriptedSuccessConfig:
     physical_pick_place: bool = True
     # Where the JSON goes.
     output: Path = RESULTS / "scripted_success.json"
+    # Tiny settings for the test suite (one seed of the first task): the figures mean nothing.
+    smoke: bool = False
 
 
 def _rate(env: AgibotX2Env, steps: int, seeds: int, label: str, run) -> tuple[float, list[int]]:
@@ -50,6 +53,8 @@ def _rate(env: AgibotX2Env, steps: int, seeds: int, label: str, run) -> tuple[fl
 
 
 def main(cfg: ScriptedSuccessConfig) -> dict:
+    if cfg.smoke:
+        cfg = replace(cfg, seeds=1, tasks=cfg.tasks[:1])
     t0 = time.time()
     out: dict = {}
     random_ok, random_n, random_per_task = 0, 0, {}
@@ -91,6 +96,7 @@ def main(cfg: ScriptedSuccessConfig) -> dict:
         cfg.output,
         out,
         measures=["lerobot_wbvla/robots", "lerobot_wbvla/envs", "lerobot_wbvla/teleoperators"],
+        smoke=cfg.smoke,
     )
     return out
 

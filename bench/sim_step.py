@@ -12,13 +12,14 @@ overhead can be attributed: physics (mj_step) vs the twin's Python per physics s
 `wrapper_overhead_by_control_fps` repeats the overhead measurement at other control rates (same physics rate).
 
 Usage: python bench/sim_step.py [--env_steps=1500] [--render_frames=200] [--output=bench/results/sim_step.json]
+Smoke (the test suite; the figures mean nothing): python bench/sim_step.py --smoke=true --output=/tmp/x.json
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -46,6 +47,8 @@ class SimStepConfig:
     extra_fps: list[int] = field(default_factory=lambda: [10])
     # Where the JSON goes.
     output: Path = RESULTS / "sim_step.json"
+    # Tiny settings for the test suite (a few dozen steps and frames): the figures mean nothing.
+    smoke: bool = False
 
 
 def _per_call_us(fn, n: int) -> float:
@@ -77,6 +80,8 @@ def _overhead_at(cfg: SimStepConfig, fps: int, steps: int) -> float:
 
 
 def main(cfg: SimStepConfig) -> dict:
+    if cfg.smoke:
+        cfg = replace(cfg, env_steps=30, render_frames=3)
     env = AgibotX2Env(task=cfg.task, obs_type="agent_pos", base_mode=cfg.base_mode)
     env.reset(seed=0)
     action = hold_action(env)
@@ -101,7 +106,7 @@ def main(cfg: SimStepConfig) -> dict:
     overhead = 1.0 - env_steps_per_s * physics_per_env_step / raw_steps_per_s
 
     # Breakdown of one env step (each part alone, same state).
-    n = max(100, cfg.env_steps // 5)
+    n = max(1, cfg.env_steps // 5)
     # Each part as env.step runs it: the robot's validation/clamp, the twin command the sim backend stores, the
     # env's state observation (agent_pos vector).
     command, _ = env.robot._clamp(env.robot._parse(action))
@@ -132,7 +137,8 @@ def main(cfg: SimStepConfig) -> dict:
 
     overhead_by_fps = {str(env.fps): round(overhead, 3)}
     for fps in cfg.extra_fps:
-        overhead_by_fps[str(fps)] = _overhead_at(cfg, fps, max(100, cfg.env_steps * fps // (3 * env.fps)))
+        steps = max(1, cfg.env_steps // 15, cfg.env_steps * fps // (3 * env.fps))  # 166 at 10 Hz by default
+        overhead_by_fps[str(fps)] = _overhead_at(cfg, fps, steps)
 
     out = {
         "env_steps_per_s": round(env_steps_per_s, 1),
@@ -156,6 +162,7 @@ def main(cfg: SimStepConfig) -> dict:
         cfg.output,
         out,
         measures=["lerobot_wbvla/robots", "lerobot_wbvla/envs", "lerobot_wbvla/teleoperators"],
+        smoke=cfg.smoke,
     )
     return out
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
-from ds_synthetic import SIZE, square_frame, square_x, write_square_video, write_video
+from ds_synthetic import SIZE, square_frame, square_x, write_labels, write_square_video, write_video
 
 from lerobot_wbvla.datasets.video import (
     DecodedClipCache,
@@ -17,6 +18,7 @@ from lerobot_wbvla.datasets.video import (
     decode_video_range,
     probe_video,
 )
+from lerobot_wbvla.datasets.video_folder import VideoFolderSource
 
 
 @pytest.mark.parametrize("fps", [15, 30, 60])
@@ -108,6 +110,45 @@ def test_missing_empty_random_and_truncated_files_raise_errors_naming_the_file(t
     with pytest.raises(VideoReadError) as err:
         probe_video(directory)
     _assert_names(err, directory, "not a file")
+
+
+def _frame_packet_offsets(path: Path) -> list[int]:
+    with av.open(str(path)) as container:
+        return [p.pos for p in container.demux(container.streams.video[0]) if p.size]
+
+
+def test_video_cut_between_two_frames_decodes_cleanly_and_is_reported_truncated(tmp_path: Path) -> None:
+    # A copy or download of a faststart mp4 (header first) interrupted between two frames: the header still
+    # promises 40 frames and the decoder meets a clean end of file after 25, no FFmpeg error. Only comparing the
+    # decoded count with the expected one catches it, in decode_video and in the LAM's video folder source.
+    full = write_video(
+        tmp_path / "full.mp4", [square_frame(4 + i) for i in range(40)], fps=30, faststart=True
+    )
+    cut = tmp_path / "ego" / "clips" / "000000.mp4"
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(full.read_bytes()[: _frame_packet_offsets(full)[25]])
+    assert probe_video(cut).n_frames == 40  # the header alone looks fine
+    with av.open(str(cut)) as container:  # and FFmpeg decodes the rest without complaint
+        assert sum(1 for _ in container.decode(container.streams.video[0])) == 25
+
+    with pytest.raises(VideoReadError) as err:
+        decode_video(cut)
+    _assert_names(err, cut)
+    assert "is truncated: expected 40 frames, decoded only 25. Re-generate or re-download it." in str(
+        err.value
+    )
+
+    labels = ["walk_forward"] * 40  # the labels file agrees with the header: the cut shows only when decoding
+    write_labels(tmp_path / "ego", {"clips/000000.mp4": (labels, "train")})
+    source = VideoFolderSource(tmp_path / "ego")
+    with pytest.raises(VideoReadError, match="truncated: expected 40 frames, decoded only 25") as err:
+        source.read_frames(0, [0, 1])
+    _assert_names(err, cut)
+
+    # A labels file (or any caller) expecting more frames than an intact video holds: the same error.
+    with pytest.raises(VideoReadError, match="truncated: expected 45 frames, decoded only 40"):
+        decode_video(full, expected_frames=45)
+    assert decode_video(full, expected_frames=40).n_frames == 40
 
 
 def test_decoded_frames_are_the_written_pixels(tmp_path: Path) -> None:

@@ -5,8 +5,11 @@ plus the robot-side script's standalone loading."""
 from __future__ import annotations
 
 import ast
+import json
+import math
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +20,12 @@ import zmq
 
 from lerobot_wbvla.robots.agibot_x2 import aimdk_bridge_core as core
 from lerobot_wbvla.robots.agibot_x2 import aimdk_protocol as proto
-from lerobot_wbvla.robots.agibot_x2.aimdk_fake_bridge import FAKE_MSGS, FakeAimdkConfig, start_fake_bridge
+from lerobot_wbvla.robots.agibot_x2.aimdk_fake_bridge import (
+    FAKE_MSGS,
+    FakeAimdk,
+    FakeAimdkConfig,
+    start_fake_bridge,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 M = FAKE_MSGS
@@ -311,6 +319,80 @@ def test_retried_request_runs_once_and_bad_commands_are_refused(bridge, dealer):
     assert robot.messages_on("/aima/hal/joint/arm/command") == []  # nothing refused reached the robot
 
 
+def _raw(message: dict) -> list[bytes]:
+    """One JSON frame as any peer may send it, NOT through `proto.encode` (which refuses NaN/Infinity, so the
+    client's own encoder would stop these before the bridge): Python's json writes the literals NaN, Infinity,
+    -Infinity, as JavaScript/C++ encoders and hand-written clients do, and the bridge's JSON parser reads them."""
+    frame = json.dumps({"v": proto.PROTOCOL_VERSION, **message}).encode()
+    assert b"NaN" in frame or b"Infinity" in frame, "the frame must carry a non-finite number"
+    return [frame]
+
+
+def _all_finite(msg) -> bool:
+    entries = [*getattr(msg, "joints", []), *getattr(msg, "left_hands", []), *getattr(msg, "right_hands", [])]
+    numbers = [v for e in entries for v in vars(e).values() if isinstance(v, float)]
+    numbers += [getattr(msg, k) for k in proto.LOCOMOTION_FIELDS if hasattr(msg, k)]
+    return all(math.isfinite(v) for v in numbers)
+
+
+def test_bridge_refuses_raw_frames_with_non_finite_numbers(bridge, dealer):
+    """The bridge's own guard is the last check before the real joints: a peer that does not use our encoder
+    (another language, a hand-written client, a corrupted frame) must not get a NaN or an infinity to AimDK."""
+    server, robot = bridge()
+    sock = dealer(server.command_endpoint)
+    assert _exchange(sock, {"type": "hello", "id": 1, "client": "t"})["ok"]
+    nan, inf = float("nan"), float("inf")
+    arm = _arm_entries()
+    bad_commands = {
+        "joints['arm'][3] (left_elbow_joint).position must be a finite number, got nan": {
+            "joints": {"arm": [*arm[:3], {**arm[3], "position": nan}, *arm[4:]]}
+        },
+        "joints['arm'][0] (left_shoulder_pitch_joint).stiffness must be a finite number, got inf": {
+            "joints": {"arm": [{**arm[0], "stiffness": inf}, *arm[1:]]}
+        },
+        "hand.left_hands[0].position must be a finite number, got nan": {
+            "hand": {"left_hand_type": 2, "left_hands": [{"name": "left_hand", "position": nan}]}
+        },
+        "locomotion.forward_velocity must be a finite number, got -inf": {
+            "locomotion": {"forward_velocity": -inf}
+        },
+    }
+    for seq, (why, fields) in enumerate(bad_commands.items(), start=1):
+        sock.send_multipart(_raw({"type": "command", "seq": seq, **fields}))
+        assert sock.poll(2000), f"the bridge did not refuse (it took) a command with {why}"
+        error = proto.decode(sock.recv_multipart())[0]
+        assert (error["type"], error["seq"], error["error"]) == ("error", seq, why)
+    # The safe gains of a hello reach the joints later, on a watchdog trip or a safe request, without a client.
+    for field, why in (
+        (
+            {"safe_gains": {"arm": [{"name": ARM[0], "stiffness": nan, "damping": 2.0}]}},
+            "stiffness must be a",
+        ),
+        ({"safe_gains": {"arm": [{"name": ARM[0], "stiffness": 40.0, "damping": inf}]}}, "damping must be a"),
+        ({"command_timeout_s": nan}, "command_timeout_s must be a finite number"),
+    ):
+        # From a second client: a refused hello must not replace the session either.
+        other = dealer(server.command_endpoint)
+        other.send_multipart(_raw({"type": "hello", "id": 1, "client": "raw", **field}))
+        assert other.poll(2000)
+        reply = proto.decode(other.recv_multipart())[0]
+        assert not reply["ok"] and why in reply["error"], reply
+    time.sleep(0.05)  # a few command-loop periods (100 Hz): what was taken would have been published by now
+    for topic in ("/aima/hal/joint/arm/command", proto.HAND_COMMAND_TOPIC, proto.LOCOMOTION_TOPIC):
+        assert robot.messages_on(topic) == [], topic
+
+    # The same session is still served: a finite command goes through, and nothing non-finite ever went out.
+    good = {"joints": {"arm": arm}, "locomotion": {"forward_velocity": 0.0}}
+    sock.send_multipart(proto.encode({"type": "command", "seq": 10, **good}))
+    deadline = time.monotonic() + 2.0
+    while not robot.messages_on("/aima/hal/joint/arm/command") and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _exchange(sock, {"type": "safe", "id": 2, "action": "hold"})["ok"]
+    sent = [msg for _, _, msg in robot.published]
+    assert any(getattr(m, "joints", None) for m in sent) and all(_all_finite(m) for m in sent)
+    assert all(j.position == 0.2 for j in robot.messages_on("/aima/hal/joint/arm/command")[0].joints)
+
+
 def test_bridge_watchdog_damps_a_silent_client(bridge, dealer):
     server, robot = bridge(zero_velocity_s=0.2)
     sock = dealer(server.command_endpoint)
@@ -354,6 +436,35 @@ def test_bridge_watchdog_damps_a_silent_client(bridge, dealer):
     after = [m for t, m in velocities if t > sent + tripped + 0.02]
     assert after and all(m.forward_velocity == 0.0 for m in after)  # zero velocity after the trip ...
     assert velocities[-1][0] < time.monotonic() - 0.1  # ... for zero_velocity_s only, then MC is left alone
+
+
+# ---- the fake robot ------------------------------------------------------------------------------------------
+class _LateEvent(threading.Event):
+    """A stop event whose timed waits return 4x late, as a thread's wake-ups do on a loaded machine."""
+
+    def wait(self, timeout=None):
+        return super().wait(None if timeout is None else 4 * timeout)
+
+
+def test_fake_robot_moves_in_real_time_when_its_thread_wakes_late():
+    # The fake stands for a robot, which does not slow down with this machine's load: a gripper stroke takes
+    # 0.5 s of wall-clock time and a stiff joint settles in ~0.2 s even when the fake's loop runs 4x late.
+    robot = FakeAimdk()
+    robot._stop = _LateEvent()
+    robot.start({}, lambda topic, msg: None)
+    try:
+        hand = M.HandCommandArray(left_hands=[M.HandCommand(name="left_hand", position=0.0)])
+        arm = M.JointCommandArray(joints=[M.JointCommand(name=ARM[0], position=0.5, stiffness=50.0)])
+        start = time.monotonic()
+        robot.publish(proto.HAND_COMMAND_TOPIC, hand)  # fully open (1.0) -> closed (0.0): 0.5 s at 2/s
+        robot.publish("/aima/hal/joint/arm/command", arm)
+        while robot.hand_position["left"] > 0.0 and time.monotonic() - start < 5.0:
+            time.sleep(0.005)
+        stroke_s = time.monotonic() - start
+        assert 0.45 <= stroke_s < 1.0, f"a 0.5 s gripper stroke took {stroke_s:.2f} s of wall-clock time"
+        assert robot.q[ARM[0]] == pytest.approx(0.5, abs=1e-3)
+    finally:
+        robot.close()
 
 
 # ---- the robot-side script ------------------------------------------------------------------------------------

@@ -664,6 +664,7 @@ class BridgeServer:
         )
 
     def _on_hello(self, identity: bytes, message: dict[str, Any]) -> dict[str, Any]:
+        proto.validate_hello(message)  # the safe gains reach the joints later, without the client
         safe_action = message.get("safe_action", "hold")
         if safe_action not in proto.SAFE_ACTIONS:
             raise proto.ProtocolError(f"safe_action must be one of {proto.SAFE_ACTIONS}, got {safe_action!r}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -371,10 +372,11 @@ class FakeAimdk:
         with self.lock:
             for name, (target, stiffness, damping) in self._targets.items():
                 before = self.q[name]
+                # First-order lags, exact for any step (the step is the real time elapsed, long under load).
                 if stiffness > 0:
-                    alpha = min(1.0, dt / 0.05)  # tracks a stiff target within ~0.1 s
+                    alpha = 1.0 - math.exp(-dt / 0.05)  # tracks a stiff target within ~0.1 s
                 elif damping > 0:
-                    target, alpha = 0.0, min(1.0, dt / 2.0)  # a damped joint sags slowly
+                    target, alpha = 0.0, 1.0 - math.exp(-dt / 2.0)  # a damped joint sags slowly
                 else:
                     continue
                 self.q[name] = before + alpha * (target - before)
@@ -421,8 +423,14 @@ class FakeAimdk:
         period = 1.0 / self.config.rate_hz
         camera_period = 1.0 / self.config.camera_hz
         next_camera = 0.0
+        last = time.monotonic()
         while not self._stop.wait(period):
-            self._step(period)
+            # A robot moves in real time whatever this machine's load: step by the time that really passed (a
+            # loaded machine wakes this thread late: stepping a fixed period ran the fake at ~0.6x real time).
+            now = time.monotonic()
+            if now > last:
+                self._step(now - last)
+                last = now
             stamp = self.now_stamp()
             outgoing: list[tuple[str, Any]] = []
             with self.lock:

@@ -42,7 +42,8 @@ MSG_HELLO = "hello"
 ("hold" | "damp"), `safe_gains` ({group: [{name, stiffness, damping}]}: gains used to hold before any command),
 `input_source` (str, McLocomotionVelocity.source), `cameras` ({name: [height, width] | null}).
 Reply result: `bridge` (str), `protocol` (int), `state_port`, `camera_port` (int, as bound), `groups` ({group: [joint names]} seen so far),
-`hand_types` ({"left": int, "right": int} | null), `cameras` ([names]), `allowed_groups` ([groups])."""
+`hand_types` ({"left": int, "right": int} | null), `cameras` ([names]), `allowed_groups` ([groups]).
+A hello whose timeout or safe gains are not finite (or negative) is refused (`validate_hello`)."""
 MSG_PING = "ping"
 """client -> bridge request, no fields; reply result `{"time": bridge time}`."""
 MSG_GET_MC_ACTION = "get_mc_action"
@@ -192,6 +193,32 @@ def _finite(value: Any, where: str) -> float:
 JOINT_COMMAND_FIELDS = ("position", "velocity", "effort", "stiffness", "damping")
 HAND_COMMAND_FIELDS = ("position", "velocity", "acceleration", "deceleration", "effort")
 LOCOMOTION_FIELDS = ("forward_velocity", "lateral_velocity", "angular_velocity")
+
+
+def validate_hello(message: dict[str, Any]) -> None:
+    """Check the numbers of a `hello` that the bridge acts on later without the client: the watchdog timeout and
+    the safe gains it holds real joints with when the client goes silent. A NaN stiffness here would reach the
+    joints on the first watchdog trip, a NaN timeout would never trip (every comparison with NaN is false)."""
+    timeout = message.get("command_timeout_s")
+    if timeout is not None and _finite(timeout, "command_timeout_s") < 0:
+        raise ProtocolError(f"command_timeout_s must be >= 0 s (0: the bridge's default), got {timeout!r}")
+    gains = message.get("safe_gains") or {}
+    if not isinstance(gains, dict):
+        raise ProtocolError("'safe_gains' must be an object {group: [{name, stiffness, damping}]}")
+    for group, entries in gains.items():
+        if group not in JOINT_GROUPS:
+            raise ProtocolError(
+                f"safe_gains: unknown joint group {group!r}; AimDK groups are {', '.join(JOINT_GROUPS)}"
+            )
+        if not isinstance(entries, list):
+            raise ProtocolError(f"safe_gains[{group!r}] must be a list of {{name, stiffness, damping}}")
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise ProtocolError(f"safe_gains[{group!r}][{i}] needs a string 'name'")
+            for key in ("stiffness", "damping"):
+                where = f"safe_gains[{group!r}][{i}] ({entry['name']}).{key}"
+                if _finite(entry.get(key), where) < 0:
+                    raise ProtocolError(f"{where} must be >= 0, got {entry[key]!r}")
 
 
 def validate_command(message: dict[str, Any]) -> None:
