@@ -70,10 +70,6 @@ class Interrupted(Exception):
         self.signum = signum
 
 
-def _default_robot() -> AgibotX2Config:
-    return AgibotX2Config(head_camera=(224, 224))
-
-
 @dataclass
 class RecordSimConfig:
     # Tasks (envs/agibot_x2/tasks.py names) recorded into the one dataset, `episodes` of each, in this order.
@@ -86,7 +82,7 @@ class RecordSimConfig:
     fps: int = 30
     # The robot (sim backend): cameras, base mode, waist, camera augmentation, limits... as with lerobot-record's
     # --robot.* flags. Its scene, seed, control_fps and id are set per task by the recorder.
-    robot: AgibotX2Config = field(default_factory=_default_robot)
+    robot: AgibotX2Config = field(default_factory=AgibotX2Config)
     # Dataset id and folder (None: $HF_LEROBOT_HOME/<repo_id>). A new run needs a folder that does not exist.
     repo_id: str = "local/x2_scripted"
     root: Path | None = None
