@@ -41,6 +41,7 @@ from pathlib import Path
 
 import draccus
 import numpy as np
+from lerobot.configs.video import RGBEncoderConfig, rgb_encoder_defaults
 
 from lerobot_wbvla.envs.agibot_x2.tasks import TASKS
 from lerobot_wbvla.robots.agibot_x2 import sim_registry
@@ -101,6 +102,9 @@ class RecordSimConfig:
     max_attempts: int = 3
     # Store cameras as video (else PNG images in the parquet files).
     video: bool = True
+    # Video encoder (LeRobot's settings, as lerobot-record's --dataset.rgb_encoder.*): the default AV1 encoder is
+    # most of the per-frame cost on a small machine; e.g. --rgb_encoder.vcodec=h264 trades file size for speed.
+    rgb_encoder: RGBEncoderConfig = field(default_factory=rgb_encoder_defaults)
     # Encode video while recording (LeRobot's streaming encoder) instead of writing PNGs and encoding at save.
     streaming_encoding: bool = True
     # Threads of the video encoder (None: the codec's default) and of the PNG writer (without streaming).
@@ -230,13 +234,11 @@ class Recorder:
         )
 
     def _writer_kwargs(self) -> dict:
-        from lerobot.configs.video import rgb_encoder_defaults
-
         cfg = self.cfg
         n_cams = len(cfg.robot.camera_names)
         streaming = cfg.streaming_encoding and cfg.video
         return {
-            "rgb_encoder": rgb_encoder_defaults(),
+            "rgb_encoder": cfg.rgb_encoder,
             "streaming_encoding": streaming,
             "encoder_threads": cfg.encoder_threads,
             "image_writer_threads": 0 if streaming else cfg.image_writer_threads * n_cams,
