@@ -488,23 +488,26 @@ def record_sim(cfg: RecordSimConfig) -> RecordSimResult:
 
 def main(args: list[str] | None = None) -> None:
     """Console entry point `wbvla-record-sim` (draccus CLI over RecordSimConfig; `--help` lists the fields)."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(levelname)s %(asctime)s %(message)s", datefmt="%H:%M:%S", force=True
-    )
     # The per-episode lines are the log: no SVT-AV1 banner per video, no `datasets` progress bar per save.
     os.environ.setdefault("SVT_LOG", "2")
     import datasets
 
     datasets.disable_progress_bars()
+    # Bad flags (RecordSimConfig and AgibotX2Config validate in __post_init__) and a bad dataset folder stop here,
+    # before anything is written, with one line: LeRobot's INFO lines of the set-up are held back until then.
+    logging.disable(logging.INFO)
     try:
-        # Bad flags (RecordSimConfig and AgibotX2Config validate in __post_init__) and a bad dataset folder stop
-        # here, before anything is written.
         cfg = draccus.parse(config_class=RecordSimConfig, args=args)
         recorder = Recorder(cfg)
         recorder.open_dataset()
     except (RecordSimError, ValueError, draccus.utils.ParsingError) as err:
         print(f"{PROG}: error: {_root_cause(err)}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        logging.disable(logging.NOTSET)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(asctime)s %(message)s", datefmt="%H:%M:%S", force=True
+    )
     result = recorder.run()
     if result.interrupted is not None:
         sys.exit(128 + signal.Signals[result.interrupted].value)
