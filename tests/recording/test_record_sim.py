@@ -114,6 +114,7 @@ def test_every_episode_is_solved_fresh_and_replays(recordings):
     frames = parquet_frames(rec["root"])
     seeds = [int(ep["scene_seed"]) for ep in episodes]
     assert len(set(seeds)) == len(seeds)  # every episode its own scene
+    assert "FLAGGED" not in rec["proc"].stderr and "clamped" not in rec["proc"].stderr  # executed == recorded
     for ep, task in zip(episodes, TASKS, strict=True):
         k = int(ep["episode_index"])
         rows = frames[frames["episode_index"] == k].sort_values("frame_index")
