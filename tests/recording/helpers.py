@@ -1,8 +1,11 @@
-"""Helpers for the recording tests: leader-arm calibration files, lerobot-record runs, dataset checks."""
+"""Helpers for the recording tests: leader-arm calibration files, CPU burners, dataset reads, replays."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,3 +45,70 @@ def parquet_frames(root: Path):
 
 def stacked(column) -> np.ndarray:
     return np.stack([np.asarray(v, dtype=np.float64) for v in column])
+
+
+@contextlib.contextmanager
+def cpu_burners(n: int = 2):
+    """`n` processes spinning a CPU core each (a loaded machine), killed on exit."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
+def dataset_episodes(root: Path) -> list[dict]:
+    """Rows of meta/episodes (all files), sorted by episode index."""
+    import pandas as pd
+
+    files = sorted((root / "meta" / "episodes").rglob("*.parquet"))
+    df = pd.concat([pd.read_parquet(f) for f in files]).sort_values("episode_index")
+    return df.to_dict("records")
+
+
+def replay(scene: str, seed: int, actions: np.ndarray, robot_id: str, head_camera=SMALL_CAMERA):
+    """Replay recorded actions on a fresh twin reset with `seed`. Returns (the state before each action, whether the
+    task's success check holds on the replayed twin at the end)."""
+    from lerobot_wbvla.envs.agibot_x2.tasks import TASKS, SuccessCheck
+    from lerobot_wbvla.robots.agibot_x2 import AgibotX2, AgibotX2Config
+    from lerobot_wbvla.robots.agibot_x2.joints import ACTION_KEYS
+
+    task = next(t for t in TASKS.values() if t.scene == scene)
+    robot = AgibotX2(AgibotX2Config(id=robot_id, scene=scene, seed=seed, head_camera=head_camera))
+    robot.connect()
+    try:
+        sim = robot.backend.sim
+        check = SuccessCheck(task, sim.model)
+        check.reset(sim.data)
+        states = []
+        for a in actions:
+            states.append(sim.state_vector())
+            robot.send_action(dict(zip(ACTION_KEYS, a.tolist(), strict=True)))
+        solved = bool(check(sim.data))
+    finally:
+        robot.disconnect()
+    return np.stack(states), solved
+
+
+def fresh_view(
+    scene: str, seed: int, robot_id: str, head_camera=SMALL_CAMERA
+) -> tuple[np.ndarray, np.ndarray]:
+    """(state vector, head image) of a twin just reset with `seed`."""
+    from lerobot_wbvla.robots.agibot_x2 import AgibotX2, AgibotX2Config
+
+    robot = AgibotX2(AgibotX2Config(id=robot_id, scene=scene, seed=seed, head_camera=head_camera))
+    robot.connect()
+    try:
+        return robot.backend.sim.state_vector(), robot.get_observation()["head"]
+    finally:
+        robot.disconnect()
+
+
+def off_pixels(video_frame: np.ndarray, render: np.ndarray, threshold: float = 40.0) -> float:
+    """Fraction of pixels whose colour differs by more than `threshold` (of 255) between a decoded video frame
+    (HxWx3, 0..255 floats) and a render (HxWx3 uint8): ~0 for the same scene through lossy video, clearly more
+    when a prop sits elsewhere (a mean error would drown a small moved object in compression noise)."""
+    return float(np.mean(np.abs(video_frame - render.astype(float)).max(axis=-1) > threshold))

@@ -25,13 +25,9 @@ from lerobot_wbvla.robots.agibot_x2.joints import ACTION_KEYS, ARM_JOINTS, STATE
 from lerobot_wbvla.robots.agibot_x2.params import joint_params
 from lerobot_wbvla.robots.agibot_x2.sim import X2Sim
 
-from .tasks import TASKS, SuccessCheck
+from .tasks import SUCCESS_HOLD_S, TASKS, SuccessCheck, SuccessMonitor
 
 logger = logging.getLogger(__name__)
-
-# The success condition must hold this long (sim seconds) before it counts: a box bouncing through the target or
-# a cart coasting past the mark for one frame is not a success.
-SUCCESS_HOLD_S = 0.3
 
 
 class AgibotX2Env(gym.Env):
@@ -80,8 +76,7 @@ class AgibotX2Env(gym.Env):
         )
         self.robot = AgibotX2(self.robot_config)
         self.task_description = ""
-        self._check: SuccessCheck | None = None
-        self._success_since: float | None = None
+        self._monitor: SuccessMonitor | None = None
 
         low = np.empty(len(ACTION_KEYS), dtype=np.float32)
         high = np.empty(len(ACTION_KEYS), dtype=np.float32)
@@ -120,9 +115,9 @@ class AgibotX2Env(gym.Env):
 
     @property
     def success_check(self) -> SuccessCheck:
-        if self._check is None:
+        if self._monitor is None:
             raise RuntimeError("AgibotX2Env: call reset() first")
-        return self._check
+        return self._monitor.check
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
@@ -134,9 +129,8 @@ class AgibotX2Env(gym.Env):
         self.robot.connect()
         sim = self.sim
         self.task_description = sim.task
-        self._check = SuccessCheck(self.spec_task, sim.model)
-        self._check.reset(sim.data)
-        self._success_since = None
+        self._monitor = SuccessMonitor(SuccessCheck(self.spec_task, sim.model), SUCCESS_HOLD_S)
+        self._monitor.reset(sim.data, sim.sim_time)
         return self._observation(), {"is_success": False, "seed": scene_seed}
 
     def step(self, action: np.ndarray) -> tuple[dict, float, bool, bool, dict[str, Any]]:
@@ -162,12 +156,7 @@ class AgibotX2Env(gym.Env):
     # ------------------------------------------------------------------ helpers
     def _update_success(self) -> bool:
         sim = self.sim
-        if not self.success_check(sim.data):
-            self._success_since = None
-            return False
-        if self._success_since is None:
-            self._success_since = sim.sim_time
-        return sim.sim_time - self._success_since >= SUCCESS_HOLD_S - 1e-9
+        return self._monitor.update(sim.data, sim.sim_time)
 
     def _observation(self) -> dict[str, Any]:
         sim = self.sim

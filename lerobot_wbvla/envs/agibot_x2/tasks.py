@@ -33,6 +33,9 @@ CARRY_MIN_DISTANCE = 2.0  # m
 # Cart push: distance the cart must travel along its track.
 CART_SUCCESS_DISTANCE = 1.0  # m
 CART_MIN_MASS = 30.0  # kg
+# The success condition must hold this long (sim seconds) before it counts: a box bouncing through the target or
+# a cart coasting past the mark for one frame is not a success.
+SUCCESS_HOLD_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,42 @@ class SuccessCheck:
     def _contacts(self, data: mujoco.MjData) -> set[int]:
         """Geoms in contact with the object."""
         return _touching(data, self.obj_geoms)
+
+
+class SuccessMonitor:
+    """A task's success over time: `SuccessCheck` held for `hold_s` seconds of sim time in a row (the env's
+    `is_success`, and the recorders' per-frame `next.success`). Call `reset(data, t)` after each sim reset and
+    `update(data, t)` once per control period after the physics advanced."""
+
+    def __init__(self, check: SuccessCheck, hold_s: float = SUCCESS_HOLD_S) -> None:
+        self.check = check
+        self.hold_s = float(hold_s)
+        self._since: float | None = None
+        self._t = 0.0
+
+    def reset(self, data: mujoco.MjData, t: float) -> None:
+        self.check.reset(data)
+        self._since = None
+        self._t = float(t)
+
+    def update(self, data: mujoco.MjData, t: float) -> bool:
+        """Evaluate the check at sim time `t`; returns `solved`."""
+        self._t = float(t)
+        if not self.check(data):
+            self._since = None
+        elif self._since is None:
+            self._since = self._t
+        return self.solved
+
+    @property
+    def solved(self) -> bool:
+        """The check has held for at least `hold_s` (as of the last update)."""
+        return self._since is not None and self._t - self._since >= self.hold_s - 1e-9
+
+    @property
+    def held_s(self) -> float:
+        """How long the check has held without a break (0 when it does not hold)."""
+        return 0.0 if self._since is None else self._t - self._since
 
 
 def _touching(data: mujoco.MjData, geoms: set[int]) -> set[int]:

@@ -9,8 +9,9 @@ Safety lives here, in front of every backend:
   previous target), grippers to [0, 1] and `max_gripper_step`, loco values to the configured limits;
 - NaN/inf in an action -> the robot holds and `send_action` raises ValueError naming the keys;
 - unknown keys, missing keys or a wrong-length vector -> ValueError naming them (nothing is sent);
-- no action for `action_timeout_s` (wall clock) -> a watchdog thread switches the robot to `on_timeout`
-  (hold or damp) until the next valid action;
+- no action for `action_timeout_s` (wall clock; default on hardware only, see the config) -> a watchdog thread
+  switches the robot to `on_timeout` (hold or damp) until the next valid action;
+- when the sim backend's twin was reset (a new scene), the per-tick step limits restart from the reset pose;
 - disconnect leaves the robot in `on_disconnect` (hold or damp) with locomotion stopped.
 """
 
@@ -141,7 +142,7 @@ class AgibotX2(Robot):
         self._last_action_time = time.monotonic()
         # After connect the robot holds its pose; the watchdog arms with the first action.
         self._safe_state = "hold"
-        if self.config.action_timeout_s > 0:
+        if self.config.command_timeout_s > 0:
             self._stop.clear()
             self._watchdog = threading.Thread(target=self._watch, name=f"{self}-watchdog", daemon=True)
             self._watchdog.start()
@@ -177,6 +178,9 @@ class AgibotX2(Robot):
         """Validate, clamp and send one whole-body action; returns what was actually sent."""
         with self._lock:
             backend = self._require_connected()
+            twin_reset = getattr(backend, "take_twin_reset", None)  # sim backend only
+            if twin_reset is not None and twin_reset():
+                self._sync_targets_to_state()  # a new scene: step limits start from the reset pose
             values = self._parse(action)
             finite = np.isfinite(values)
             if not finite.all():
@@ -293,16 +297,14 @@ class AgibotX2(Robot):
             self._safe_state = mode
 
     def _watch(self) -> None:
-        period = max(0.01, min(0.05, self.config.action_timeout_s / 4))
+        timeout_s = self.config.command_timeout_s
+        period = max(0.01, min(0.05, timeout_s / 4))
         while not self._stop.wait(period):
-            if (
-                self._safe_state is None
-                and time.monotonic() - self._last_action_time > self.config.action_timeout_s
-            ):
+            if self._safe_state is None and time.monotonic() - self._last_action_time > timeout_s:
                 logger.warning(
                     "%s: no action for %.2f s; switching to %s",
                     self,
-                    self.config.action_timeout_s,
+                    timeout_s,
                     self.config.on_timeout,
                 )
                 try:

@@ -387,7 +387,7 @@ class AimdkBackend:
         self.config = config
         self.settings = as_aimdk_config(config.aimdk)
         self.gains = arm_gains(config)
-        self.timeout_s = float(config.action_timeout_s)
+        self.timeout_s = float(config.command_timeout_s)
         self.cameras = tuple(config.camera_names)
         self.camera_size = tuple(int(v) for v in config.head_camera)
         self.client: AimdkClient | None = None

@@ -18,6 +18,8 @@ BACKENDS = ("sim", "aimdk")
 BASE_MODES = ("kinematic", "physical")
 WAIST_MODES = ("3dof", "1dof")
 SAFE_MODES = ("hold", "damp")
+# Command watchdog timeout of the hardware backend when --robot.action_timeout_s is not given (s).
+DEFAULT_HARDWARE_ACTION_TIMEOUT_S = 0.5
 
 
 @RobotConfig.register_subclass("agibot_x2")
@@ -45,7 +47,11 @@ class AgibotX2Config(RobotConfig):
     max_yaw_rate: float = 1.0
     height_range: tuple[float, float] = (0.53, 0.67)
     # Without a new action for this many seconds (wall clock) the robot goes to `on_timeout`. <= 0 disables.
-    action_timeout_s: float = 0.5
+    # None (default): 0.5 s on `backend=aimdk` (a real robot keeps moving while its commands stall), off on
+    # `backend=sim` (the twin only advances inside send_action, so nothing moves between actions; a watchdog
+    # there would only fire on a slow machine and make the executed action differ from the recorded one).
+    # An explicit value applies to both backends. Read the resolved value from `command_timeout_s`.
+    action_timeout_s: float | None = None
     # What a command timeout does: "hold" (stiff hold of the current pose, loco stopped) or "damp" (arms limp).
     on_timeout: str = "hold"
     # What disconnect() leaves the robot in: "hold" or "damp".
@@ -99,6 +105,14 @@ class AgibotX2Config(RobotConfig):
             raise ValueError(
                 f"--robot.height_range must be (low, high) with low < high, got {self.height_range}"
             )
+
+    @property
+    def command_timeout_s(self) -> float:
+        """The command watchdog's timeout in seconds (<= 0: no watchdog): `action_timeout_s`, or its per-backend
+        default when None (see the field)."""
+        if self.action_timeout_s is not None:
+            return float(self.action_timeout_s)
+        return DEFAULT_HARDWARE_ACTION_TIMEOUT_S if self.backend == "aimdk" else 0.0
 
     @property
     def camera_names(self) -> tuple[str, ...]:

@@ -1,7 +1,15 @@
 """The `sim` backend of the robot `agibot_x2`: the MuJoCo twin (X2Sim) behind the X2Backend interface.
 
 Each `send_command` advances the physics by one control period (1 / control_fps), so recording and replay with
-the same seed and actions are deterministic. The live twin is registered in sim_registry under the robot id.
+the same seed and actions are deterministic. The live twin and this backend are registered in sim_registry under
+the robot id.
+
+Scene resets (a new episode's scene) go through the backend, so that what follows is exact and known:
+- `reset_scene(seed)` resets now; `request_reset(seed)` resets right after the next command's physics, so the
+  observation that follows that command is the fresh scene (for resets decided inside a control loop);
+- `scene_seed` is the seed of the scene on the twin, `fresh` says that no control period ran since its reset
+  (the next observation is exactly the state `X2Sim.reset(scene_seed)` leaves);
+- `take_twin_reset()` tells the robot (once per reset) to restart its per-tick step limits from the reset pose.
 """
 
 from __future__ import annotations
@@ -50,6 +58,13 @@ class SimBackend:
         self.sim: X2Sim | None = None
         self.augmenter: RecordTimeAugmenter | None = None
         self._augmented_episode = -1
+        self._seed: int | None = None
+        self._pending_reset: int | None = None
+        # Values of the twin's reset_count: at our last reset (the seed is known), when the physics last advanced
+        # (not fresh), when the robot last re-synced its step limits.
+        self._seeded_at: int | None = None
+        self._advanced_at: int | None = None
+        self._synced_at: int | None = None
 
     @property
     def is_connected(self) -> bool:
@@ -60,13 +75,20 @@ class SimBackend:
         sim = X2Sim(sim_config_from_robot(self.config), lower_body=controller)
         sim.set_gains(gains_from_robot(self.config, sim.default_gains))
         seed = self.config.seed if self.config.seed is not None else 0
-        sim.reset(seed)
+        self.sim = sim
+        self._pending_reset = None
+        self._advanced_at = None
+        try:
+            self.reset_scene(seed)
+        except BaseException:
+            self.sim = None
+            raise
+        self._synced_at = sim.reset_count  # the robot syncs its step limits to the state at connect
         if self.config.camera_augment:
             self.augmenter = RecordTimeAugmenter(self.config.camera_augment_ranges, seed=seed)
             self._augmented_episode = sim.reset_count
-        self.sim = sim
         self.last_sim = sim  # kept after disconnect so callers can inspect the final state
-        sim_registry.register(self.config.id, sim)
+        sim_registry.register(self.config.id, sim, backend=self)
 
     def disconnect(self) -> None:
         if self.sim is None:
@@ -101,6 +123,43 @@ class SimBackend:
         sim = self._live()
         sim.set_whole_body(command.arm_targets, command.grippers, command.loco)
         sim.advance(1.0 / self.config.control_fps)
+        self._advanced_at = sim.reset_count
+        if self._pending_reset is not None:
+            self.reset_scene(self._pending_reset)
+
+    # ------------------------------------------------------------------ scene resets
+    def reset_scene(self, seed: int) -> None:
+        """Reset the twin now: standing pose, commands cleared, scene randomised from `seed` (X2Sim.reset)."""
+        sim = self._live()
+        self._pending_reset = None
+        sim.reset(int(seed))
+        self._seed = int(seed)
+        self._seeded_at = sim.reset_count
+
+    def request_reset(self, seed: int) -> None:
+        """Reset with `seed` right after the next `send_command`'s physics (replacing an earlier request), so the
+        observation read after that command is exactly the fresh scene."""
+        self._live()
+        self._pending_reset = int(seed)
+
+    @property
+    def scene_seed(self) -> int | None:
+        """Seed of the scene on the twin; None when the twin was reset some other way (seed unknown)."""
+        sim = self._live()
+        return self._seed if self._seeded_at == sim.reset_count else None
+
+    @property
+    def fresh(self) -> bool:
+        """No control period has run since the twin's last reset: the next observation is the reset state."""
+        return self._advanced_at != self._live().reset_count
+
+    def take_twin_reset(self) -> bool:
+        """True once after each twin reset (by anyone): the robot then restarts its step limits from the state."""
+        count = self._live().reset_count
+        if count == self._synced_at:
+            return False
+        self._synced_at = count
+        return True
 
     def hold(self) -> None:
         self._live().hold()

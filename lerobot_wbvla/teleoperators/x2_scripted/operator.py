@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lerobot_wbvla.robots.agibot_x2.joints import ACTION_KEYS
+from lerobot_wbvla.robots.agibot_x2.joints import ACTION_KEYS, ARM_JOINTS, GRIPPERS
+from lerobot_wbvla.robots.agibot_x2.params import joint_params
 from lerobot_wbvla.robots.agibot_x2.sim import X2Sim
 
 from .skills import Controller
@@ -44,9 +45,30 @@ class ScriptedOperator:
         return self.script.current
 
     def act(self) -> dict[str, float]:
-        """Advance the script by one control period and return the whole-body action."""
+        """Advance the script by one control period and return the whole-body action.
+
+        The values are float32 numbers (held in Python floats): a LeRobot dataset stores actions as float32, so the
+        action a recording executes is exactly the one it stores, and replaying the stored actions repeats the
+        recording bit for bit instead of drifting from rounding."""
         self.script.tick(self.controller)
-        return self.controller.action()
+        return {
+            k: _float32_inside(v, *_RANGES.get(k, (-np.inf, np.inf)))
+            for k, v in self.controller.action().items()
+        }
+
+
+# Bounds the robot clamps actions to (joint ranges, gripper closure): a float32 rounding must not cross them.
+_RANGES = {f"{j}.pos": joint_params(j).range for j in ARM_JOINTS} | {f"{g}.pos": (0.0, 1.0) for g in GRIPPERS}
+
+
+def _float32_inside(value: float, lo: float, hi: float) -> float:
+    """`value` (inside [lo, hi]) rounded to the nearest float32 that is still inside [lo, hi]."""
+    f = np.float32(value)
+    if float(f) < lo:  # compared in float64 (numpy would compare a float32 with a Python float in float32)
+        f = np.nextafter(f, np.float32(np.inf))
+    elif float(f) > hi:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return float(f)
 
 
 def action_vector(action: dict[str, float]) -> np.ndarray:
