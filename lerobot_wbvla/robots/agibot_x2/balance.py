@@ -116,92 +116,77 @@ def leg_ik(ankle: np.ndarray, foot_rot: np.ndarray, side: str) -> tuple[float, .
 # ---------------------------------------------------------------------------------------------- robot model
 @functools.lru_cache(maxsize=1)
 def _model() -> mujoco.MjModel:
-    """The controller's model of the robot: the twin's generator (mjcf.py) on an empty floor, no cameras used."""
+    """The controller's model of the robot: the twin's generator (mjcf.py) on an empty floor (read only)."""
     return mjcf.build_spec(mjcf.MjcfOptions(head_camera=(8, 8))).compile()
 
 
 class StanceModel:
-    """Kinematics, CoM and static torques of the standing robot from a state dict (the controller's own model)."""
+    """Kinematics, CoM and static torques of the standing robot from measured joint angles and the IMU orientation
+    (the controller's own model: the public X2 figures, no payload). The pelvis sits at the origin; axes are the
+    IMU's world axes."""
 
     def __init__(self) -> None:
         m = self.model = _model()
         self.data = mujoco.MjData(m)
         self.pelvis = m.body("pelvis").id
         self.mass = float(m.body_subtreemass[self.pelvis])
-        self.qadr = np.array([m.jnt_qposadr[m.joint(mjcf.mjcf_joint_name(j)).id] for j in BODY_JOINTS])
-        self.vadr = np.array([m.jnt_dofadr[m.joint(mjcf.mjcf_joint_name(j)).id] for j in BODY_JOINTS])
-        self.pos_keys = [f"{j}.pos" for j in BODY_JOINTS]
-        self.vel_keys = [f"{j}.vel" for j in BODY_JOINTS]
+        joint = {j: m.joint(mjcf.mjcf_joint_name(j)).id for j in BODY_JOINTS}
+        self.qadr = np.array([m.jnt_qposadr[joint[j]] for j in BODY_JOINTS])
+        self.vadr = np.array([m.jnt_dofadr[joint[j]] for j in BODY_JOINTS])
+        self.leg_dofs = np.array([m.jnt_dofadr[joint[j]] for s in _SIDES for j in _LEGS[s]])
         self.ankle_body = {s: m.body(f"{s}_ankle_pitch_link").id for s in _SIDES}
         self.foot_body = {s: m.body(f"{s}_ankle_roll_link").id for s in _SIDES}
-        self.hip_body = {s: m.body(f"{s}_hip_pitch_link").id for s in _SIDES}
         self.knee_body = {s: m.body(f"{s}_knee_link").id for s in _SIDES}
-        self.leg_mass = {s: float(m.body_subtreemass[self.hip_body[s]]) for s in _SIDES}
-        leg_dofs = {s: [m.jnt_dofadr[m.joint(mjcf.mjcf_joint_name(j)).id] for j in _LEGS[s]] for s in _SIDES}
-        self.leg_dofs = np.array(leg_dofs["left"] + leg_dofs["right"])
-        self.leg_qadr = np.array([m.jnt_qposadr[m.joint(mjcf.mjcf_joint_name(j)).id] for s in _SIDES for j in _LEGS[s]])
+        hip_body = {s: m.body(f"{s}_hip_pitch_link").id for s in _SIDES}
+        self.hip_body = hip_body
+        self.upper_mass = self.mass - sum(float(m.body_subtreemass[hip_body[s]]) for s in _SIDES)
+        self.leg_mass = {s: float(m.body_subtreemass[hip_body[s]]) for s in _SIDES}
+        self.tcp_site = {s: m.site(f"{s}_gripper_tcp").id for s in _SIDES}
+        self.tcp_body = {s: int(m.site_bodyid[self.tcp_site[s]]) for s in _SIDES}
         self._jac = np.zeros((3, m.nv))
-        self._jac_com = np.zeros((3, m.nv))
         self._bias = np.zeros(m.nv)
         self.qvel = np.zeros(m.nv)
 
-    def set_state(self, q: np.ndarray, quat: tuple[float, float, float, float]) -> None:
-        """Joint angles (BODY_JOINTS order) and pelvis orientation; pelvis at the origin. Runs the kinematics."""
+    def set_state(self, q: np.ndarray, qd: np.ndarray, quat, gyro: np.ndarray) -> None:
+        """Joint angles and velocities (BODY_JOINTS order), pelvis orientation (w, x, y, z) and angular velocity
+        (gyro, pelvis frame). Runs the kinematics; the pelvis linear velocity is unknown and left 0 (only
+        velocities relative to the feet are used, where it cancels)."""
         d = self.data
         d.qpos[self.qadr] = q
         d.qpos[0:3] = 0.0
         d.qpos[3:7] = quat
-        mujoco.mj_kinematics(self.model, d)
-        mujoco.mj_comPos(self.model, d)
-
-    def set_legs(self, legs: np.ndarray, quat) -> None:
-        """Replace the leg angles (left then right, joints.py order) and the pelvis orientation; rerun kinematics."""
-        d = self.data
-        d.qpos[self.leg_qadr] = legs
-        d.qpos[3:7] = quat
-        mujoco.mj_kinematics(self.model, d)
-        mujoco.mj_comPos(self.model, d)
+        self.qvel[self.vadr] = qd
+        self.qvel[3:6] = gyro
+        m = self.model
+        mujoco.mj_kinematics(m, d)
+        mujoco.mj_comPos(m, d)
+        mujoco.mj_rne(m, d, 0, self._bias)  # gravity only: d.qvel stays 0
 
     def com(self) -> np.ndarray:
-        return self.data.subtree_com[self.pelvis].copy()
+        return self.data.subtree_com[self.pelvis]
 
-    def upper_body(self) -> tuple[float, np.ndarray]:
-        """Mass and CoM (world) of everything the hips carry: the whole robot minus both legs."""
+    def point_velocity(self, point: np.ndarray, body: int) -> np.ndarray:
+        """Velocity of a point fixed to `body` (world axes, pelvis linear velocity 0)."""
+        mujoco.mj_jac(self.model, self.data, self._jac, None, point, body)
+        return self._jac @ self.qvel
+
+    def com_velocity(self) -> np.ndarray:
+        mujoco.mj_jacSubtreeCom(self.model, self.data, self._jac, self.pelvis)
+        return self._jac @ self.qvel
+
+    def upper_body_moment(self, axis: np.ndarray) -> float:
+        """Moment about `axis` (through the pelvis origin) of the weight of what the hips carry: the robot minus
+        its legs."""
         d = self.data
-        total = self.mass * d.subtree_com[self.pelvis]
         legs = sum(self.leg_mass[s] * d.subtree_com[self.hip_body[s]] for s in _SIDES)
-        up_mass = self.mass - self.leg_mass["left"] - self.leg_mass["right"]
-        return up_mass, (total - legs) / up_mass
-
-    def knee(self, side: str) -> np.ndarray:
-        return self.data.xpos[self.knee_body[side]].copy()
-
-    def ankle(self, side: str) -> np.ndarray:
-        return self.data.xpos[self.ankle_body[side]].copy()
-
-    def foot_rot(self, side: str) -> np.ndarray:
-        return self.data.xmat[self.foot_body[side]].reshape(3, 3).copy()
-
-    def com_velocity_rel_feet(self, qd: np.ndarray, gyro: np.ndarray) -> np.ndarray:
-        """CoM velocity relative to the mean of the two ankles (world axes): the pelvis linear velocity, which the
-        IMU cannot give, cancels out; joint velocities and the gyro (pelvis frame) do the rest."""
-        m, d = self.model, self.data
-        qvel = self.qvel
-        qvel[:] = 0.0
-        qvel[self.vadr] = qd
-        qvel[3:6] = gyro
-        mujoco.mj_jacSubtreeCom(m, d, self._jac_com, self.pelvis)
-        v = self._jac_com @ qvel
-        for side in _SIDES:
-            mujoco.mj_jac(m, d, self._jac, None, d.xpos[self.ankle_body[side]], self.ankle_body[side])
-            v -= 0.5 * (self._jac @ qvel)
-        return v
+        com = (self.mass * d.subtree_com[self.pelvis] - legs) / self.upper_mass
+        return _weight_moment(com, self.upper_mass, axis)
 
     def leg_torques(self, cop: dict[str, np.ndarray], load: dict[str, float]) -> np.ndarray:
         """Static leg joint torques (left then right leg, joints.py order) when each foot carries `load[side]` N
-        straight up at the point `cop[side]` (world, m): gravity minus the contact forces through the Jacobians."""
+        straight up at the point `cop[side]` (world): gravity of the legs minus the contact forces through the
+        Jacobians. What the legs carry above the hips enters through the loads."""
         m, d = self.model, self.data
-        mujoco.mj_rne(m, d, 0, self._bias)  # qvel is 0 in this data: gravity only
         tau = self._bias.copy()
         for side in _SIDES:
             mujoco.mj_jac(m, d, self._jac, None, cop[side], self.foot_body[side])
@@ -209,25 +194,35 @@ class StanceModel:
         return tau[self.leg_dofs]
 
 
+def _weight_moment(point: np.ndarray, mass: float, axis: np.ndarray) -> float:
+    """Moment about `axis` (through the origin) of the weight of `mass` at `point` (world, z up)."""
+    return float(mass * GRAVITY * (axis[1] * point[0] - axis[0] * point[1]))
+
+
 # ---------------------------------------------------------------------------------------------- controller
 @dataclass
 class BalanceGains:
-    """Tunables of the balance controller (defaults measured on the twin, tests/robots/test_stand_balance.py)."""
+    """Tunables of the balance controller (defaults tuned on the twin: tests/robots/test_stand_balance.py,
+    bench/stand_balance.py)."""
 
     height_rate: float = 0.15  # pelvis height slew (m/s)
-    dcm_gain: float = 1.5  # CoP = xi + k (xi - ref): capture-point convergence, in units of omega
+    dcm_gain: float = 1.0  # CoP = xi + k (xi - ref): capture-point convergence rate, in units of omega
     cop_margin: float = 0.02  # keep the wanted CoP this far inside the sole edges (m)
-    ref_forward: float = 0.037  # CoM reference ahead of the ankle-roll axis: middle of the sole (m)
-    observer_rate: float = 1.0  # CoM-bias observer (1/s): static CoP minus model CoM reveals payloads
-    observer_limit: float = 0.12  # |bias| cap (m)
-    load_filter: float = 0.4  # time constant of the hip-torque load estimate (s)
-    shift_limit: tuple[float, float] = (0.14, 0.08)  # pelvis shift caps (m): fore-aft, lateral
+    ref_forward: float = 0.037  # CoM reference ahead of the ankle-roll axis: the middle of the sole (m)
+    payload_rate: float = 6.0  # hand-payload estimator (1/s), from the hip pitch torque residual
+    payload_gate: float = 1e9  # arm speed (sum of |rad/s|) that halves the estimator's rate
+    payload_range: tuple[float, float] = (-2.0, 12.0)  # kg, both hands together
+    observer_rate: float = 0.3  # slow CoM-bias observer (1/s): static CoP minus CoM estimate
+    observer_limit: float = 0.05  # |bias| cap (m)
+    shift_limit: tuple[float, float] = (0.15, 0.08)  # pelvis shift caps over the ankle midpoint (m): x, y
     pitch_kp: float = 1.0  # pelvis pitch/roll feedback through the IK (rad per rad)
-    pitch_kd: float = 0.08  # gyro damping (rad per rad/s)
+    pitch_kd: float = 0.0  # gyro damping (rad per rad/s)
     pitch_ki: float = 1.0  # integral (1/s): pelvis upright under unknown loads
-    hip_strategy: float = 0.0  # upper-body pitch (rad) per metre of CoP the sole cannot give
+    hip_strategy: float = 0.0  # upper-body pitch (rad) per metre of CoP the soles cannot give
     hip_strategy_limit: float = 0.35  # rad
-    lateral_kp: float = 0.5  # lateral capture point -> pelvis shift (m per m)
+    lateral_kp: float = 0.5  # lateral capture-point damping of the pelvis shift (m per m)
+    ankle_advance: float = 0.0
+    ankle_damping_cancel: float = 0.0
     flat_gain: float = 1.0  # foot tilt fed back into the ankle targets (rad per rad)
 
 
@@ -240,170 +235,194 @@ class BalanceController(WalkWarning):
     def __init__(self, gains: BalanceGains | None = None) -> None:
         self.gains = gains or BalanceGains()
         self.model = StanceModel()
-        kp = mjcf.default_gains()
-        self._kp = np.array([kp[j][0] for s in _SIDES for j in _LEGS[s]])
-        self._kd = np.array([kp[j][1] for s in _SIDES for j in _LEGS[s]])
+        gains_pd = mjcf.default_gains()
         self._leg_names = [j for s in _SIDES for j in _LEGS[s]]
-        self._ankle_idx = np.array([4, 10])  # ankle pitch in the 12-leg vector
+        self._kp = np.array([gains_pd[j][0] for j in self._leg_names])
+        self._kd = np.array([gains_pd[j][1] for j in self._leg_names])
+        self._torque = np.array([P.joint_params(j).torque for j in self._leg_names])
+        self._leg_state = np.array([BODY_JOINTS.index(j) for j in self._leg_names])
+        self._arm_state = np.array([BODY_JOINTS.index(j) for j in ARM_JOINTS])
+        self._pos_keys = [f"{j}.pos" for j in BODY_JOINTS]
+        self._vel_keys = [f"{j}.vel" for j in BODY_JOINTS]
+        self._hip_ids = np.array([0, 6])  # hip pitch in the 12-leg vector
+        self._ankle_pitch_ids = np.array([4, 10])
         self._ankle_ids = np.array([4, 5, 10, 11])  # ankle pitch and roll, both legs
         lims = [P.joint_params(self._leg_names[i]).range for i in self._ankle_ids]
         self._ankle_lo = np.array([lo for lo, _ in lims])
         self._ankle_hi = np.array([hi for _, hi in lims])
-        self._leg_state = np.array([BODY_JOINTS.index(j) for j in self._leg_names])
+        self._foot_forward = P.link("left_ankle_roll_link").pos[0]  # ankle-roll axis ahead of the pitch axis
         self.reset()
 
     def reset(self) -> None:
         super().reset()
-        self._height: float | None = None
-        self._shift = np.zeros(2)  # pelvis shift over the ankle midpoint (m), heading frame
-        self._bias = np.zeros(2)  # CoM estimate minus model CoM and load (m): slow observer
-        self._load = 0.0  # unknown upper-body load from the hip torques, as a CoM offset (m)
-        self._tilt_int = np.zeros(2)  # integral of pelvis (pitch, roll) error
+        self._height: float | None = None  # commanded pelvis height above the soles (m), slewed
+        self._payload = 0.0  # estimated mass in the hands (kg, both together)
+        self._bias = np.zeros(2)  # CoM estimate minus model CoM (m), slow observer
+        self._tilt_int = np.zeros(2)  # integral of the pelvis (pitch, roll) error
         self._hip_pitch = 0.0  # hip-strategy upper-body pitch (rad)
-        self._targets: np.ndarray | None = None  # last leg targets (for the torque estimate)
+        self._momentum: tuple[float, float] | None = (
+            None  # last upper-body and per-kg payload angular momentum
+        )
+        self._targets: np.ndarray | None = None  # last leg targets: with the PD gains, the applied torques
         self.last: dict[str, float] = {}  # diagnostics of the last call (tests, benchmarks)
 
+    # ------------------------------------------------------------------------------------------ the tick
     def compute(self, state: Mapping[str, float], loco: LocoCommand, dt: float) -> dict[str, float]:
         self.warn_if_walking(loco)
-        g = self.gains
-        sm = self.model
-        q = np.fromiter((state[k] for k in sm.pos_keys), float, len(sm.pos_keys))
-        qd = np.fromiter((state[k] for k in sm.vel_keys), float, len(sm.vel_keys))
+        g, sm = self.gains, self.model
+        n = len(self._pos_keys)
+        q = np.fromiter((state[k] for k in self._pos_keys), float, n)
+        qd = np.fromiter((state[k] for k in self._vel_keys), float, n)
         quat = (state["imu.quat_w"], state["imu.quat_x"], state["imu.quat_y"], state["imu.quat_z"])
         gyro = np.array([state["imu.gyro_x"], state["imu.gyro_y"], state["imu.gyro_z"]])
-        sm.set_state(q, quat)
+        sm.set_state(q, qd, quat, gyro)
+        d = sm.data
+        leg_q, leg_qd = q[self._leg_state], qd[self._leg_state]
 
         # Heading frame: origin at the ankle midpoint, x along the mean foot direction, z up.
-        ankles = {s: sm.ankle(s) for s in _SIDES}
-        feet = {s: sm.foot_rot(s) for s in _SIDES}
-        heading = math.atan2(feet["left"][1, 0] + feet["right"][1, 0], feet["left"][0, 0] + feet["right"][0, 0])
+        ankles = {s: d.xpos[sm.ankle_body[s]].copy() for s in _SIDES}
+        feet = {s: d.xmat[sm.foot_body[s]].reshape(3, 3) for s in _SIDES}
+        heading = math.atan2(
+            feet["left"][1, 0] + feet["right"][1, 0], feet["left"][0, 0] + feet["right"][0, 0]
+        )
         ch, sh = math.cos(heading), math.sin(heading)
         to_h = np.array([[ch, sh, 0.0], [-sh, ch, 0.0], [0.0, 0.0, 1.0]])  # world -> heading frame
         mid = 0.5 * (ankles["left"] + ankles["right"])
-        com = to_h @ (sm.com() - mid)
-        vel = to_h @ sm.com_velocity_rel_feet(qd, gyro)
-        pelvis = to_h @ -mid  # pelvis position in the heading frame
-        rot = to_h @ sm.data.xmat[sm.pelvis].reshape(3, 3)  # pelvis orientation in the heading frame
+        pelvis = to_h @ -mid
+        rot = to_h @ d.xmat[sm.pelvis].reshape(3, 3)  # pelvis orientation, heading frame
         pitch = math.asin(max(-1.0, min(1.0, -rot[2, 0])))
         roll = math.atan2(rot[2, 1], rot[2, 2])
-        body_rate = rot @ gyro  # pelvis angular velocity, heading frame
-        foot_forward = P.link("left_ankle_roll_link").pos[0]  # ankle-roll axis ahead of the ankle pitch axis
-        # Moment of the upper body's weight about the hip pitch axis (the pelvis y axis through its origin), as
-        # the model knows it: the hips must apply it; what they apply beyond it is a load the model lacks.
-        up_mass, up_com = sm.upper_body()
-        hip_moment_model = float(np.cross(up_com, (0.0, 0.0, -up_mass * GRAVITY)) @ sm.data.xmat[sm.pelvis].reshape(3, 3)[:, 1])
+        rate = rot @ gyro  # pelvis angular velocity, heading frame
 
-        # Height above the soles and the pendulum frequency.
+        # CoM and its velocity relative to the feet, with the estimated payload at the grippers' tool points.
+        tcp = 0.5 * (d.site_xpos[sm.tcp_site["left"]] + d.site_xpos[sm.tcp_site["right"]])
+        feet_vel = 0.5 * sum(sm.point_velocity(ankles[s], sm.ankle_body[s]) for s in _SIDES)
+        tcp_vel = 0.5 * sum(sm.point_velocity(d.site_xpos[sm.tcp_site[s]], sm.tcp_body[s]) for s in _SIDES)
+        mass = sm.mass + self._payload
+        com_w = (sm.mass * sm.com() + self._payload * tcp) / mass
+        vel_w = (sm.mass * sm.com_velocity() + self._payload * tcp_vel) / mass - feet_vel
+        com = to_h @ (com_w - mid)
+        com[:2] += self._bias
+        vel = to_h @ vel_w
         sole_z = -P.SOLE_Z  # ankle centre above the sole (flat foot)
-        first = self._height is None
-        if first:  # start from where the robot is
+        omega = math.sqrt(GRAVITY / max(com[2] + sole_z, 0.3))
+        weight = mass * GRAVITY
+
+        # Commanded height (loco.height, slewed); the first call starts from where the robot is.
+        if self._height is None:
             self._height = min(max(pelvis[2] + sole_z, min_height()), max_height())
-            self._shift = pelvis[:2].copy()
         target_h = loco.height if loco.height > 0 else nominal_height()
         target_h = min(max(target_h, min_height()), max_height())
         step = g.height_rate * dt
         self._height += max(-step, min(step, target_h - self._height))
-        omega = math.sqrt(GRAVITY / max(com[2] + sole_z, 0.3))
 
-        # Capture point, sagittal: the CoP that drives it to the middle of the soles, kept on the soles.
-        ref_x = foot_forward + g.ref_forward
-        x = com[0] + self._bias[0] + self._load
-        xi = x + vel[0] / omega
+        # Ankle strategy: the CoP that drives the capture point to the middle of the soles, kept on the soles.
+        ff = self._foot_forward
+        ref_x = ff + g.ref_forward
+        xi = com[0] + vel[0] / omega
         cop_want = xi + g.dcm_gain * (xi - ref_x)
-        heel = foot_forward + P.SOLE_X[0] + g.cop_margin
-        toe = foot_forward + P.SOLE_X[1] - g.cop_margin
-        cop_x = min(max(cop_want, heel), toe)
-        # Hip strategy: the part of the CoP the soles cannot give, as an upper-body pitch (decays back to 0).
+        cop_x = min(max(cop_want, ff + P.SOLE_X[0] + g.cop_margin), ff + P.SOLE_X[1] - g.cop_margin)
+        # Hip strategy: the part of the CoP the soles cannot give, as an upper-body pitch that decays back to 0.
         hip_goal = max(-g.hip_strategy_limit, min(g.hip_strategy_limit, g.hip_strategy * (cop_want - cop_x)))
         self._hip_pitch += (hip_goal - self._hip_pitch) * min(1.0, 10.0 * dt)
-        # Lateral: the capture point moves the pelvis (the two-leg parallelogram carries the CoP between the feet).
-        y = com[1] + self._bias[1]
-        xi_y = y + vel[1] / omega
 
-        # Static torques for that CoP: vertical load shared by the lever rule across the feet.
-        half = 0.5 * (ankles["left"] - ankles["right"])
-        span = float(np.linalg.norm(half[:2])) * 2.0
-        share_left = min(max(0.5 + y / max(span, 1e-3), 0.05), 0.95)
-        weight = sm.mass * GRAVITY
-        load = {"left": share_left * weight, "right": (1.0 - share_left) * weight}
+        # Leg torques that put the CoP there, the vertical load shared across the feet by the lever rule.
+        span = max(float(np.linalg.norm((ankles["left"] - ankles["right"])[:2])), 1e-3)
+        share = min(max(0.5 + com[1] / span, 0.05), 0.95)
+        load = {"left": share * weight, "right": (1.0 - share) * weight}
         from_h = to_h.T
         cop = {}
         for s in _SIDES:
             a_h = to_h @ (ankles[s] - mid)
-            cop[s] = mid + from_h @ np.array([cop_x, a_h[1], a_h[2] - sole_z])
+            cop[s] = mid + from_h @ np.array([cop_x, a_h[1], -sole_z])
         tau = sm.leg_torques(cop, load)
 
-        # Observer: the ankle moment the servos apply now (known gains, own targets) gives the actual CoP; at rest
-        # it must equal the CoM, so the difference is a CoM the model does not know (payload, model error).
-        leg_q = q[self._leg_state]
-        leg_qd = qd[self._leg_state]
+        # Estimators, from the torques the leg servos apply now (known gains, own targets):
+        # - the hips carry the upper body: their moment beyond the model's is a mass in the hands;
+        # - at rest the CoP (ankle moment) is under the CoM: a slow observer takes up what is left.
         if self._targets is not None:
-            applied = self._kp * (self._targets - leg_q) - self._kd * leg_qd
-            hip_applied = float(np.clip(applied[[0, 6]], -120.0, 120.0).sum())
-            self.last["hip_meas"] = hip_applied
-            self.last["hip_model"] = hip_moment_model
-            load = (hip_applied - hip_moment_model) / weight
-            self._load += (load - self._load) * min(1.0, dt / g.load_filter)
-            applied_ankle = np.clip(applied[self._ankle_idx], -60.0, 60.0).sum()
-            cop_measured = cop_x + (applied_ankle - tau[self._ankle_idx].sum()) / weight
-            self._bias[0] += g.observer_rate * dt * (cop_measured - x)
+            applied = np.clip(
+                self._kp * (self._targets - leg_q) - self._kd * leg_qd, -self._torque, self._torque
+            )
+            axis = d.xmat[sm.pelvis].reshape(3, 3)[:, 1]
+            lever = _weight_moment(tcp, 1.0, axis) / GRAVITY  # tool points ahead of the hip axis (m)
+            residual = (
+                applied[self._hip_ids].sum() - sm.upper_body_moment(axis) - self._payload * GRAVITY * lever
+            )
+            # Trust it while the arms are still (then the moment is static).
+            calm = 1.0 / (1.0 + (float(np.abs(qd[self._arm_state]).sum()) / g.payload_gate) ** 2)
+            self._payload += (
+                g.payload_rate * dt * calm * residual * lever / (GRAVITY * (lever * lever + 0.01))
+            )
+            self._payload = min(max(self._payload, g.payload_range[0]), g.payload_range[1])
+            cop_measured = (
+                cop_x + (applied[self._ankle_pitch_ids].sum() - tau[self._ankle_pitch_ids].sum()) / weight
+            )
+            self._bias[0] += g.observer_rate * dt * (cop_measured - com[0])
             self._bias = np.clip(self._bias, -g.observer_limit, g.observer_limit)
 
         # Posture. Sagittal: the ankles are torque sources, so the shanks lean where balance puts them; the pelvis
         # goes where the measured knees allow it at the commanded height (hip centre one thigh length from the
-        # knee), which makes the pelvis shift follow the CoM motion the CoP limits allow. Lateral: the pelvis is
-        # placed over the point that centres the CoM (a static map: sway moves both and cancels), with damping
-        # from the lateral velocity. The pelvis is kept upright by IMU/gyro feedback (and its integral) through
-        # the IK.
+        # knee): the pelvis shift follows the CoM motion that the CoP allows. Lateral: the pelvis goes over the
+        # point that centres the CoM between the feet (a static map: a sway moves both and cancels), damped by
+        # the lateral velocity. The pelvis is kept upright by IMU/gyro feedback (and its integral) through the IK.
         h_z = self._height - sole_z
-        want_y = -(com[1] + self._bias[1]) - g.lateral_kp * vel[1] / omega
-        shift_y = float(np.clip(pelvis[1] + want_y / 0.9, -g.shift_limit[1], g.shift_limit[1]))
+        shift_y = pelvis[1] - (com[1] + g.lateral_kp * vel[1] / omega) / 0.9
+        shift_y = min(max(shift_y, -g.shift_limit[1]), g.shift_limit[1])
         xs = []
         for s in _SIDES:
-            knee = to_h @ (sm.knee(s) - mid)
+            knee = to_h @ (d.xpos[sm.knee_body[s]] - mid)
             hip_y = shift_y + (HIP_Y if s == "left" else -HIP_Y)
-            reach = THIGH * THIGH - (hip_y - knee[1]) ** 2 - (h_z - knee[2]) ** 2
-            xs.append(knee[0] - math.sqrt(max(reach, 0.0)))
-        shift_x = float(np.clip(0.5 * (xs[0] + xs[1]), -g.shift_limit[0], g.shift_limit[0]))
-        self._shift[:] = (shift_x, shift_y)
+            xs.append(
+                knee[0] - math.sqrt(max(THIGH * THIGH - (hip_y - knee[1]) ** 2 - (h_z - knee[2]) ** 2, 0.0))
+            )
+        shift_x = min(max(0.5 * (xs[0] + xs[1]), -g.shift_limit[0]), g.shift_limit[0])
         err = np.array([pitch - self._hip_pitch, roll])
         self._tilt_int = np.clip(self._tilt_int + dt * err, -0.2, 0.2)
-        cmd_tilt = -(g.pitch_kp * err + g.pitch_kd * body_rate[[1, 0]] + g.pitch_ki * self._tilt_int)
-        cmd_tilt[0] += self._hip_pitch
-        legs = self._ik(ankles, feet, mid, to_h, self._shift, self._height, cmd_tilt)
+        tilt = -(g.pitch_kp * err + g.pitch_kd * rate[[1, 0]] + g.pitch_ki * self._tilt_int)
+        tilt[0] += self._hip_pitch
+        legs = self._ik(ankles, feet, mid, to_h, (shift_x, shift_y, h_z), tilt)
 
         # Targets: hips and knees at the IK + gravity feed-forward; the ankles are torque sources (measured angle,
-        # advanced half a period, + torque / kp) that also turn a tilted foot back flat (keep the soles on the
-        # floor: a heel or toe that lifts gets the torque that made it lift taken away).
+        # advanced half a period, + torque / kp) that also turn a tilted foot back flat (a heel or toe that lifts
+        # gets the torque that lifted it taken away: the soles stay on the floor).
         targets = legs + tau / self._kp
         ai = self._ankle_ids
         flat = np.array([_foot_tilt(to_h @ feet[s]) for s in _SIDES]).reshape(-1)  # (pitch, roll) per foot
         targets[ai] = (
             leg_q[ai]
-            + 0.5 * dt * leg_qd[ai]
-            + (tau[ai] + self._kd[ai] * leg_qd[ai]) / self._kp[ai]
+            + g.ankle_advance * dt * leg_qd[ai]
+            + (tau[ai] + g.ankle_damping_cancel * self._kd[ai] * leg_qd[ai]) / self._kp[ai]
             - g.flat_gain * flat
         )
         targets[ai] = np.clip(targets[ai], self._ankle_lo, self._ankle_hi)
         self._targets = targets
         self.last = {
-            **self.last,
-            "com_x": float(x), "com_y": float(y), "xi_x": float(xi), "cop_x": float(cop_x), "cop_want": float(cop_want),
-            "bias_x": float(self._bias[0]), "load": self._load, "shift_x": float(self._shift[0]), "shift_y": float(self._shift[1]),
-            "pitch": pitch, "roll": roll, "hip_pitch": self._hip_pitch, "height": self._height,
+            "com_x": float(com[0]),
+            "com_y": float(com[1]),
+            "xi_x": xi,
+            "cop_x": cop_x,
+            "cop_want": cop_want,
+            "payload": self._payload,
+            "bias_x": float(self._bias[0]),
+            "shift_x": shift_x,
+            "shift_y": shift_y,
+            "pitch": pitch,
+            "roll": roll,
+            "hip_pitch": self._hip_pitch,
+            "height": self._height,
         }
         return dict(zip(self._leg_names, targets.tolist(), strict=True))
 
-    def _ik(self, ankles, feet, mid, to_h, shift, height, tilt) -> np.ndarray:
-        """Leg angles for the pelvis at (shift, height) over the ankle midpoint with pitch/roll `tilt`, feet as
-        measured (position) but flat."""
-        sole_z = -P.SOLE_Z
+    def _ik(self, ankles, feet, mid, to_h, pelvis_pos, tilt) -> np.ndarray:
+        """Leg angles (left then right) for the pelvis at `pelvis_pos` (heading frame, over the ankle midpoint)
+        with pitch/roll `tilt`, the feet where they are, flat."""
         rot = _rot_y(tilt[0]) @ _rot_x(tilt[1])  # commanded pelvis orientation, heading frame
-        pelvis = np.array([shift[0], shift[1], height - sole_z])
-        out = []
+        pelvis = np.asarray(pelvis_pos)
+        out: list[float] = []
         for s in _SIDES:
             a_h = to_h @ (ankles[s] - mid)
-            a_h[2] = 0.0  # ankle centres at sole_z above the floor, the pelvis at `height`
+            a_h[2] = 0.0  # the ankle centres at one sole height above the floor
             f_h = to_h @ feet[s]
             yaw = math.atan2(f_h[1, 0], f_h[0, 0])
             c, sn = math.cos(yaw), math.sin(yaw)
@@ -421,7 +440,13 @@ def _quat_heading_tilt(heading: float, pitch: float, roll: float) -> np.ndarray:
     """Quaternion (w, x, y, z) of Rz(heading) Ry(pitch) Rx(roll)."""
     q = np.zeros(4)
     mat = (
-        np.array([[math.cos(heading), -math.sin(heading), 0.0], [math.sin(heading), math.cos(heading), 0.0], [0, 0, 1]])
+        np.array(
+            [
+                [math.cos(heading), -math.sin(heading), 0.0],
+                [math.sin(heading), math.cos(heading), 0.0],
+                [0, 0, 1],
+            ]
+        )
         @ _rot_y(pitch)
         @ _rot_x(roll)
     )
