@@ -209,11 +209,12 @@ class BalanceGains:
     dcm_gain: float = 1.0  # CoP = xi + k (xi - ref): capture-point convergence rate, in units of omega
     cop_margin: float = 0.02  # keep the wanted CoP this far inside the sole edges (m)
     ref_forward: float = 0.037  # CoM reference ahead of the ankle-roll axis: the middle of the sole (m)
-    payload_rate: float = 6.0  # hand-payload estimator (1/s), from the hip pitch torque residual
-    payload_gate: float = 1e9  # arm speed (sum of |rad/s|) that halves the estimator's rate
+    payload_rate: float = 1.0  # hand-payload estimator (1/s), from the hip pitch torque residual
+    payload_gate: float = 0.15  # CoM speed (m/s) that halves the estimator's rate
+    payload_lever: float = 0.1  # m: below this lever of the hands the estimator slows down
     payload_range: tuple[float, float] = (-2.0, 12.0)  # kg, both hands together
-    observer_rate: float = 0.3  # slow CoM-bias observer (1/s): static CoP minus CoM estimate
-    observer_limit: float = 0.05  # |bias| cap (m)
+    observer_rate: float = 1.5  # slow CoM-bias observer (1/s): static CoP minus CoM estimate
+    observer_limit: float = 0.1  # |bias| cap (m)
     shift_limit: tuple[float, float] = (0.15, 0.08)  # pelvis shift caps over the ankle midpoint (m): x, y
     pitch_kp: float = 1.0  # pelvis pitch/roll feedback through the IK (rad per rad)
     pitch_kd: float = 0.0  # gyro damping (rad per rad/s)
@@ -221,6 +222,7 @@ class BalanceGains:
     hip_strategy: float = 0.0  # upper-body pitch (rad) per metre of CoP the soles cannot give
     hip_strategy_limit: float = 0.35  # rad
     lateral_kp: float = 0.5  # lateral capture-point damping of the pelvis shift (m per m)
+    roll_torque_mode: bool = False
     ankle_advance: float = 0.0
     ankle_damping_cancel: float = 0.0
     flat_gain: float = 1.0  # foot tilt fed back into the ankle targets (rad per rad)
@@ -349,10 +351,16 @@ class BalanceController(WalkWarning):
             residual = (
                 applied[self._hip_ids].sum() - sm.upper_body_moment(axis) - self._payload * GRAVITY * lever
             )
-            # Trust it while the arms are still (then the moment is static).
-            calm = 1.0 / (1.0 + (float(np.abs(qd[self._arm_state]).sum()) / g.payload_gate) ** 2)
+            # Trust it while the CoM is still (a push on the torso also loads the hips), and in proportion to the
+            # lever a mass in the hands would have (hands near the hip axis tell nothing).
+            calm = 1.0 / (1.0 + (float(np.hypot(vel[0], vel[1])) / g.payload_gate) ** 2)
             self._payload += (
-                g.payload_rate * dt * calm * residual * lever / (GRAVITY * (lever * lever + 0.01))
+                g.payload_rate
+                * dt
+                * calm
+                * residual
+                * lever
+                / (GRAVITY * (lever * lever + g.payload_lever**2))
             )
             self._payload = min(max(self._payload, g.payload_range[0]), g.payload_range[1])
             cop_measured = (
@@ -387,15 +395,16 @@ class BalanceController(WalkWarning):
         # advanced half a period, + torque / kp) that also turn a tilted foot back flat (a heel or toe that lifts
         # gets the torque that lifted it taken away: the soles stay on the floor).
         targets = legs + tau / self._kp
-        ai = self._ankle_ids
-        flat = np.array([_foot_tilt(to_h @ feet[s]) for s in _SIDES]).reshape(-1)  # (pitch, roll) per foot
+        ai = self._ankle_ids if g.roll_torque_mode else self._ankle_pitch_ids
+        flat = np.array([_foot_tilt(to_h @ feet[s]) for s in _SIDES])  # (pitch, roll) per foot
+        flat = flat.reshape(-1) if g.roll_torque_mode else flat[:, 0]
         targets[ai] = (
             leg_q[ai]
             + g.ankle_advance * dt * leg_qd[ai]
             + (tau[ai] + g.ankle_damping_cancel * self._kd[ai] * leg_qd[ai]) / self._kp[ai]
             - g.flat_gain * flat
         )
-        targets[ai] = np.clip(targets[ai], self._ankle_lo, self._ankle_hi)
+        targets[self._ankle_ids] = np.clip(targets[self._ankle_ids], self._ankle_lo, self._ankle_hi)
         self._targets = targets
         self.last = {
             "com_x": float(com[0]),
