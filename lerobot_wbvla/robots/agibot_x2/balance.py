@@ -207,7 +207,7 @@ class BalanceGains:
 
     height_rate: float = 0.15  # pelvis height slew (m/s)
     dcm_gain: float = 1.0  # CoP = xi + k (xi - ref): capture-point convergence rate, in units of omega
-    cop_margin: float = 0.02  # keep the wanted CoP this far inside the sole edges (m)
+    cop_margin: float = 0.008  # keep the wanted CoP this far inside the sole edges (m)
     ref_forward: float = 0.037  # CoM reference ahead of the ankle-roll axis: the middle of the sole (m)
     payload_rate: float = 1.0  # hand-payload estimator (1/s), from the hip pitch torque residual
     payload_gate: float = 0.15  # CoM speed (m/s) that halves the estimator's rate
@@ -219,8 +219,9 @@ class BalanceGains:
     pitch_kp: float = 1.0  # pelvis pitch/roll feedback through the IK (rad per rad)
     pitch_kd: float = 0.0  # gyro damping (rad per rad/s)
     pitch_ki: float = 1.0  # integral (1/s): pelvis upright under unknown loads
-    hip_strategy: float = 0.0  # upper-body pitch (rad) per metre of CoP the soles cannot give
+    hip_strategy: float = 3.0  # upper-body pitch (rad) per metre of CoP the soles cannot give
     hip_strategy_limit: float = 0.35  # rad
+    hip_strategy_time: float = 0.5  # s: an excess lasting longer than this fades out of the hip strategy
     lateral_kp: float = 0.5  # lateral capture-point damping of the pelvis shift (m per m)
     roll_torque_mode: bool = False
     ankle_advance: float = 0.0
@@ -262,6 +263,7 @@ class BalanceController(WalkWarning):
         self._bias = np.zeros(2)  # CoM estimate minus model CoM (m), slow observer
         self._tilt_int = np.zeros(2)  # integral of the pelvis (pitch, roll) error
         self._hip_pitch = 0.0  # hip-strategy upper-body pitch (rad)
+        self._excess_slow = 0.0  # low-passed CoP excess (m): what the hip strategy ignores
         self._momentum: tuple[float, float] | None = (
             None  # last upper-body and per-kg payload angular momentum
         )
@@ -324,8 +326,13 @@ class BalanceController(WalkWarning):
         xi = com[0] + vel[0] / omega
         cop_want = xi + g.dcm_gain * (xi - ref_x)
         cop_x = min(max(cop_want, ff + P.SOLE_X[0] + g.cop_margin), ff + P.SOLE_X[1] - g.cop_margin)
-        # Hip strategy: the part of the CoP the soles cannot give, as an upper-body pitch that decays back to 0.
-        hip_goal = max(-g.hip_strategy_limit, min(g.hip_strategy_limit, g.hip_strategy * (cop_want - cop_x)))
+        # Hip strategy: the part of the CoP the soles cannot give, as an upper-body pitch (a centroidal moment).
+        # Only its sudden part (a push): a lasting excess (an overload) is high-passed away, since a lasting bow
+        # would carry the CoM further out.
+        excess = cop_want - cop_x
+        self._excess_slow += (excess - self._excess_slow) * min(1.0, dt / g.hip_strategy_time)
+        hip_goal = g.hip_strategy * (excess - self._excess_slow)
+        hip_goal = max(-g.hip_strategy_limit, min(g.hip_strategy_limit, hip_goal))
         self._hip_pitch += (hip_goal - self._hip_pitch) * min(1.0, 10.0 * dt)
 
         # Leg torques that put the CoP there, the vertical load shared across the feet by the lever rule.
@@ -366,7 +373,7 @@ class BalanceController(WalkWarning):
             cop_measured = (
                 cop_x + (applied[self._ankle_pitch_ids].sum() - tau[self._ankle_pitch_ids].sum()) / weight
             )
-            self._bias[0] += g.observer_rate * dt * (cop_measured - com[0])
+            self._bias[0] += g.observer_rate * dt * calm * (cop_measured - com[0])
             self._bias = np.clip(self._bias, -g.observer_limit, g.observer_limit)
 
         # Posture. Sagittal: the ankles are torque sources, so the shanks lean where balance puts them; the pelvis

@@ -95,6 +95,10 @@ class Push:
     duration_s: float = 0.1
     body: str = "torso_link"
 
+    @property
+    def window(self) -> tuple[float, float]:
+        return self.start_s, self.start_s + self.duration_s
+
 
 def run_stand_trial(
     sim,
@@ -117,15 +121,19 @@ def run_stand_trial(
     torso = m.body(push.body).id if push is not None else -1
     max_tilt, min_h, t0 = 0.0, float(d.xpos[pelvis][2]), sim.sim_time
     n = round(seconds * fps)
-    for _ in range(n):
+    for i in range(n):
         for j, goal in arm_goal.items():
             target[j] += max(-step, min(step, goal - target[j]))
         sim.set_command({**{f"{j}.pos": v for j, v in target.items()}, "loco.height": loco_height})
-        t = sim.sim_time - t0
-        if push is not None:
-            on = push.start_s <= t < push.start_s + push.duration_s
-            d.xfrc_applied[torso, :3] = push.force if on else 0.0
-        sim.advance(1.0 / fps)
+        if push is None:
+            sim.advance(1.0 / fps)
+        else:  # the push window cut out of the tick exactly (the twin carries sub-step remainders over)
+            t = i / fps
+            edges = sorted({t, t + 1.0 / fps, *(e for e in push.window if t < e < t + 1.0 / fps)})
+            for a, b in zip(edges, edges[1:], strict=False):
+                on = push.window[0] <= a < push.window[1]
+                d.xfrc_applied[torso, :3] = push.force if on else 0.0
+                sim.advance(b - a)
         tilt, h = sim.tilt(), float(d.xpos[pelvis][2])
         max_tilt, min_h = max(max_tilt, tilt), min(min_h, h)
         if tilt > FALL_TILT or h < FALL_HEIGHT:
