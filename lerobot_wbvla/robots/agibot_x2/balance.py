@@ -1,27 +1,37 @@
 """The standing balance controller (`stand`): keeps the X2's centre of mass over its feet from the measured state.
 
-Why: the legs are PD position servos. Holding the IK stance alone, the ankles yield under any forward load (ankle kp
-300 N*m/rad against gravity's ~350 N*m/rad tipping stiffness), so one arm held forward topples the robot. This
-controller closes the loop on the centre of mass (CoM), as a model-based humanoid stabiliser does:
+Why: the legs are PD position servos. Holding the IK stance alone, the ankles yield under a forward load (ankle kp
+300 N*m/rad against gravity's ~350 N*m/rad of tipping stiffness; hip, knee and ankle springs in series), so both arms
+held forward topple the robot in ~1.5 s while the ankles give only ~30 of their 60 N*m. This controller closes the
+loop on the centre of mass (CoM), as a model-based humanoid stabiliser does, using only what the robot state gives
+(joint positions/velocities, IMU orientation and gyro), the known PD gains and its own targets:
 
-- Model. Its own copy of the twin's kinematic/inertial model (mjcf.py, the public X2 figures) gives, from the
-  measured joint angles and the IMU orientation, the CoM and the feet, their relative velocity (joint velocities and
-  the gyro through the Jacobians) and the joint torques that hold the robot for a chosen centre of pressure (CoP).
-  Payloads are not in the model: they show in the ankle moment, estimated from the known PD gains and the
-  controller's own targets, and an observer moves the CoM estimate until the static CoP and CoM agree.
-- Ankle strategy (sagittal). The divergent component of motion (capture point) xi = x + v / omega is driven to
-  the centre of the feet by placing the CoP at xi + k (xi - x_ref), kept inside the sole; the ankle pitch servos are
-  used as torque sources (target = measured angle + torque / kp), so the ankles push as hard as balance needs
-  instead of yielding.
-- Hip strategy. When the wanted CoP would leave the sole, the rest of the correction is made by pitching the
-  upper body (a centroidal moment through the hips), which then returns upright.
-- Posture. The pelvis is placed, through an analytic 6-DoF leg IK with the feet flat and where they are, at the
-  commanded height (loco.height) and shifted so that the model CoM sits over the middle of the feet for whatever
-  the arms are doing (pelvis shift = the slow part of the balance); the pelvis is kept upright (IMU pitch/roll
-  feedback with gyro damping through the IK), and every leg joint gets the model's gravity torque as a feed-forward
-  offset (torque / kp) so the stiff PD stance does not sag.
+- Model. Its own copy of the twin's kinematic/inertial model (mjcf.py, the public X2 figures) gives the CoM and the
+  feet from the measured joint angles and the IMU orientation, their relative velocity (joint velocities and the
+  gyro through the Jacobians; the unknown pelvis velocity cancels), and the leg joint torques that hold the robot
+  for a chosen centre of pressure (CoP).
+- Unknown loads. A mass in the hands is not in the model. The hips carry the upper body, so the hip pitch torque the
+  servos apply (known gains, own targets) beyond the model's says how much: a hand-payload estimate (at the
+  grippers' tool points, so it moves with the arms). What is left shows at rest as a CoP (ankle moment) that is not
+  under the CoM: a slower observer shifts the CoM estimate by it. Both pause while the CoM moves fast (a push on
+  the torso also loads the hips and the ankles).
+- Ankle strategy (sagittal). The capture point xi = x + v / omega is driven to the middle of the soles by placing
+  the CoP at xi + k (xi - ref), kept on the soles. The ankle pitch servos act as torque sources (target = measured
+  angle + torque / kp, their damping kept), so the ankles push as hard as balance needs instead of yielding, and a
+  foot that starts to tip gets its ankle torque reduced (feet stay flat).
+- Hip strategy. The sudden part of the CoP the soles cannot give (a push) becomes an upper-body pitch through the
+  hips (a centroidal moment), high-passed so that a lasting overload never makes the robot bow.
+- Posture. The pelvis stays upright (IMU pitch/roll feedback and its integral) at the commanded height
+  (loco.height, squats keep working), placed by an analytic 6-DoF leg IK with the feet flat where they are.
+  Sagittally it goes where the measured knees put it, so the pelvis shift follows the CoM motion the CoP allows
+  (back when the arms reach forward); laterally it is placed to centre the CoM between the feet, damped by the
+  lateral CoM velocity. Hips, knees and ankle rolls get the model's static torques as feed-forward (torque / kp)
+  so the stiff PD stance does not sag.
 
-It cannot walk: vx/vy/yaw_rate are ignored, with a warning once per episode. Deterministic; ~0.3 ms per call.
+It cannot walk: vx/vy/yaw_rate are ignored, with a warning once per episode. The waist is left to the upper body
+(the twin holds it with gravity feed-forward). Deterministic; ~0.3 ms per call in Python. Measured limits and the
+comparison with the plain PD stance: bench/results/stand_balance.json. Gyro damping fed straight into the hip
+targets was tried and destabilises the 50 Hz loop; the gyro acts through the CoM velocity instead.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ import numpy as np
 from . import mjcf
 from . import params as P
 from .backend import LocoCommand
-from .joints import ARM_JOINTS, BODY_JOINTS, LEFT_LEG_JOINTS, RIGHT_LEG_JOINTS
+from .joints import BODY_JOINTS, LEFT_LEG_JOINTS, RIGHT_LEG_JOINTS
 from .lower_body import (
     WalkWarning,
     max_height,
@@ -217,16 +227,12 @@ class BalanceGains:
     observer_limit: float = 0.1  # |bias| cap (m)
     shift_limit: tuple[float, float] = (0.15, 0.08)  # pelvis shift caps over the ankle midpoint (m): x, y
     pitch_kp: float = 1.0  # pelvis pitch/roll feedback through the IK (rad per rad)
-    pitch_kd: float = 0.0  # gyro damping (rad per rad/s)
     pitch_ki: float = 1.0  # integral (1/s): pelvis upright under unknown loads
     hip_strategy: float = 3.0  # upper-body pitch (rad) per metre of CoP the soles cannot give
     hip_strategy_limit: float = 0.35  # rad
     hip_strategy_time: float = 0.5  # s: an excess lasting longer than this fades out of the hip strategy
     lateral_kp: float = 0.5  # lateral capture-point damping of the pelvis shift (m per m)
-    roll_torque_mode: bool = False
-    ankle_advance: float = 0.0
-    ankle_damping_cancel: float = 0.0
-    flat_gain: float = 1.0  # foot tilt fed back into the ankle targets (rad per rad)
+    flat_gain: float = 1.0  # foot pitch fed back into the ankle pitch targets (rad per rad)
 
 
 @register_lower_body_controller("stand")
@@ -244,7 +250,6 @@ class BalanceController(WalkWarning):
         self._kd = np.array([gains_pd[j][1] for j in self._leg_names])
         self._torque = np.array([P.joint_params(j).torque for j in self._leg_names])
         self._leg_state = np.array([BODY_JOINTS.index(j) for j in self._leg_names])
-        self._arm_state = np.array([BODY_JOINTS.index(j) for j in ARM_JOINTS])
         self._pos_keys = [f"{j}.pos" for j in BODY_JOINTS]
         self._vel_keys = [f"{j}.vel" for j in BODY_JOINTS]
         self._hip_ids = np.array([0, 6])  # hip pitch in the 12-leg vector
@@ -264,9 +269,6 @@ class BalanceController(WalkWarning):
         self._tilt_int = np.zeros(2)  # integral of the pelvis (pitch, roll) error
         self._hip_pitch = 0.0  # hip-strategy upper-body pitch (rad)
         self._excess_slow = 0.0  # low-passed CoP excess (m): what the hip strategy ignores
-        self._momentum: tuple[float, float] | None = (
-            None  # last upper-body and per-kg payload angular momentum
-        )
         self._targets: np.ndarray | None = None  # last leg targets: with the PD gains, the applied torques
         self.last: dict[str, float] = {}  # diagnostics of the last call (tests, benchmarks)
 
@@ -296,7 +298,6 @@ class BalanceController(WalkWarning):
         rot = to_h @ d.xmat[sm.pelvis].reshape(3, 3)  # pelvis orientation, heading frame
         pitch = math.asin(max(-1.0, min(1.0, -rot[2, 0])))
         roll = math.atan2(rot[2, 1], rot[2, 2])
-        rate = rot @ gyro  # pelvis angular velocity, heading frame
 
         # CoM and its velocity relative to the feet, with the estimated payload at the grippers' tool points.
         tcp = 0.5 * (d.site_xpos[sm.tcp_site["left"]] + d.site_xpos[sm.tcp_site["right"]])
@@ -394,23 +395,17 @@ class BalanceController(WalkWarning):
         shift_x = min(max(0.5 * (xs[0] + xs[1]), -g.shift_limit[0]), g.shift_limit[0])
         err = np.array([pitch - self._hip_pitch, roll])
         self._tilt_int = np.clip(self._tilt_int + dt * err, -0.2, 0.2)
-        tilt = -(g.pitch_kp * err + g.pitch_kd * rate[[1, 0]] + g.pitch_ki * self._tilt_int)
+        tilt = -(g.pitch_kp * err + g.pitch_ki * self._tilt_int)
         tilt[0] += self._hip_pitch
         legs = self._ik(ankles, feet, mid, to_h, (shift_x, shift_y, h_z), tilt)
 
-        # Targets: hips and knees at the IK + gravity feed-forward; the ankles are torque sources (measured angle,
-        # advanced half a period, + torque / kp) that also turn a tilted foot back flat (a heel or toe that lifts
-        # gets the torque that lifted it taken away: the soles stay on the floor).
+        # Targets: hips, knees and ankle rolls at the IK + gravity feed-forward (torque / kp); the ankle pitches are
+        # torque sources (measured angle + torque / kp; their servo damping kept) that also turn a tilted foot back
+        # flat (a heel or toe that lifts gets the torque that lifted it taken away: the soles stay on the floor).
         targets = legs + tau / self._kp
-        ai = self._ankle_ids if g.roll_torque_mode else self._ankle_pitch_ids
-        flat = np.array([_foot_tilt(to_h @ feet[s]) for s in _SIDES])  # (pitch, roll) per foot
-        flat = flat.reshape(-1) if g.roll_torque_mode else flat[:, 0]
-        targets[ai] = (
-            leg_q[ai]
-            + g.ankle_advance * dt * leg_qd[ai]
-            + (tau[ai] + g.ankle_damping_cancel * self._kd[ai] * leg_qd[ai]) / self._kp[ai]
-            - g.flat_gain * flat
-        )
+        ai = self._ankle_pitch_ids
+        toe_down = np.array([_foot_pitch(to_h @ feet[s]) for s in _SIDES])
+        targets[ai] = leg_q[ai] + tau[ai] / self._kp[ai] - g.flat_gain * toe_down
         targets[self._ankle_ids] = np.clip(targets[self._ankle_ids], self._ankle_lo, self._ankle_hi)
         self._targets = targets
         self.last = {
@@ -447,24 +442,6 @@ class BalanceController(WalkWarning):
         return np.array(out)
 
 
-def _foot_tilt(rot: np.ndarray) -> tuple[float, float]:
-    """(pitch, roll) of a foot (rotation matrix in the heading frame): pitch > 0 = toe down, roll > 0 = outer..."""
-    return math.asin(max(-1.0, min(1.0, -rot[2, 0]))), math.atan2(rot[2, 1], rot[2, 2])
-
-
-def _quat_heading_tilt(heading: float, pitch: float, roll: float) -> np.ndarray:
-    """Quaternion (w, x, y, z) of Rz(heading) Ry(pitch) Rx(roll)."""
-    q = np.zeros(4)
-    mat = (
-        np.array(
-            [
-                [math.cos(heading), -math.sin(heading), 0.0],
-                [math.sin(heading), math.cos(heading), 0.0],
-                [0, 0, 1],
-            ]
-        )
-        @ _rot_y(pitch)
-        @ _rot_x(roll)
-    )
-    mujoco.mju_mat2Quat(q, mat.reshape(-1))
-    return q
+def _foot_pitch(rot: np.ndarray) -> float:
+    """Pitch of a foot (rotation matrix in the heading frame), rad: > 0 toe down (heel up)."""
+    return math.asin(max(-1.0, min(1.0, -rot[2, 0])))
