@@ -97,30 +97,34 @@ def _rot_x(a: float) -> np.ndarray:
 
 def leg_ik(ankle: np.ndarray, foot_rot: np.ndarray, side: str) -> tuple[float, ...]:
     """Joint angles (hip pitch, roll, yaw, knee, ankle pitch, roll) that put the ankle centre of leg `side` at
-    `ankle` (pelvis frame, m) with the foot at orientation `foot_rot` (3x3, pelvis frame); hip yaw 0.
+    `ankle` (pelvis frame, m) with the foot at orientation `foot_rot` (3x3, pelvis frame).
 
-    The chain is Ry(hip pitch) Rx(hip roll) [Rz(yaw) = I] Ry(knee) Ry(ankle pitch) Rx(ankle roll): after the hip the
-    leg is planar, the knee from the law of cosines (thigh and shank with their small backward offsets), then hip
-    roll and pitch from the ankle direction and the ankle angles from what rotation is left. Out-of-reach targets are
-    pulled onto the reachable sphere."""
-    hip_y = HIP_Y if side == "left" else -HIP_Y
-    lx, ly, lz = float(ankle[0]), float(ankle[1]) - hip_y, float(ankle[2])
-    reach2 = lx * lx + ly * ly + lz * lz
+    The chain is Ry(hip pitch) Rx(hip roll) Rz(hip yaw), thigh, Ry(knee), shank, Ry(ankle pitch) Rx(ankle roll); the
+    hip axes meet at the hip centre and the ankle axes at the ankle centre, so it is solved from the foot (as for
+    any such leg): the hip centre seen from the foot gives the ankle roll, the knee (law of cosines, with the small
+    backward offsets of thigh and shank) and the ankle pitch; the rotation left at the hip gives its three angles.
+    Out-of-reach targets are pulled onto the reachable sphere."""
+    hip = np.array([0.0, HIP_Y if side == "left" else -HIP_Y, 0.0])
+    r = foot_rot.T @ (hip - np.asarray(ankle, float))  # hip centre from the ankle, foot frame
     a, b = THIGH, SHANK
-    cos_rel = (reach2 - a * a - b * b) / (2.0 * a * b)
-    rel = math.acos(max(-1.0, min(1.0, cos_rel)))  # angle between thigh and shank directions
+    cos_rel = (float(r @ r) - a * a - b * b) / (2.0 * a * b)
+    rel = math.acos(max(-1.0, min(1.0, cos_rel)))  # angle between the thigh and shank directions
     knee = min(max(rel - SHANK_BACK + THIGH_BACK, _KNEE_RANGE[0]), _KNEE_RANGE[1])
-    # Ankle in the leg plane (after hip pitch and roll): thigh + Ry(knee) shank, both pointing down and back.
-    px = -a * math.sin(THIGH_BACK) - b * math.sin(SHANK_BACK + knee)
-    pz = -a * math.cos(THIGH_BACK) - b * math.cos(SHANK_BACK + knee)
-    roll = math.asin(max(-1.0, min(1.0, ly / -pz)))
-    w = math.cos(roll) * pz
-    pitch = math.atan2(lx, lz) - math.atan2(px, w)
-    pitch = (pitch + math.pi) % (2.0 * math.pi) - math.pi
-    m = _rot_x(roll).T @ _rot_y(pitch).T @ foot_rot
-    ankle_pitch = math.atan2(-m[2, 0], m[0, 0]) - knee
-    ankle_roll = math.atan2(-m[1, 2], m[1, 1])
-    return pitch, roll, 0.0, knee, ankle_pitch, ankle_roll
+    ankle_roll = math.atan2(r[1], r[2])
+    # Hip to ankle in the leg plane (x, z after the hip rotation): thigh + Ry(knee) shank, down and back.
+    ux = -a * math.sin(THIGH_BACK) - b * math.sin(SHANK_BACK + knee)
+    uz = -a * math.cos(THIGH_BACK) - b * math.cos(SHANK_BACK + knee)
+    # The same vector after undoing the knee and ankle pitch: minus the hip as seen from the rolled-back foot.
+    ankle_pitch = _wrap(math.atan2(ux, uz) - math.atan2(-r[0], -math.hypot(r[1], r[2])) - knee)
+    hip_rot = foot_rot @ _rot_x(ankle_roll).T @ _rot_y(knee + ankle_pitch).T  # = Ry(pitch) Rx(roll) Rz(yaw)
+    hip_roll = math.asin(max(-1.0, min(1.0, -hip_rot[1, 2])))
+    hip_pitch = math.atan2(hip_rot[0, 2], hip_rot[2, 2])
+    hip_yaw = math.atan2(hip_rot[1, 0], hip_rot[1, 1])
+    return hip_pitch, hip_roll, hip_yaw, knee, ankle_pitch, ankle_roll
+
+
+def _wrap(angle: float) -> float:
+    return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
 # ---------------------------------------------------------------------------------------------- robot model
