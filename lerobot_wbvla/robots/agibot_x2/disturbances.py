@@ -68,13 +68,15 @@ def hand_payload(model: mujoco.MjModel, side: str) -> float:
 @dataclass
 class StandTrial:
     """What a standing trial did: `fell` when the pelvis tilted past `FALL_TILT` or dropped below `FALL_HEIGHT`;
-    the worst pelvis tilt (deg), the lowest pelvis height (m), how far the feet slid (m) and the sim time run."""
+    the worst pelvis tilt (deg), the lowest pelvis height (m), how far the feet slid (m), the sim time run and, at
+    the end, the largest distance of an arm joint from its goal (rad; a sagging arm would make a payload easy)."""
 
     fell: bool
     max_tilt_deg: float
     min_height: float
     foot_slide: float
     seconds: float
+    arm_error: float = 0.0
 
     @property
     def held(self) -> bool:
@@ -142,7 +144,8 @@ def run_stand_trial(
         d.xfrc_applied[torso, :3] = 0.0
     slide = float(np.max(np.linalg.norm(np.array([d.xpos[b][:2] for b in feet]) - feet0, axis=1)))
     fell = max_tilt > FALL_TILT or min_h < FALL_HEIGHT
-    return StandTrial(fell, math.degrees(max_tilt), min_h, slide, sim.sim_time - t0)
+    arm_error = max((abs(float(d.qpos[sim.qadr[j]]) - goal) for j, goal in arm_goal.items()), default=0.0)
+    return StandTrial(fell, math.degrees(max_tilt), min_h, slide, sim.sim_time - t0, arm_error)
 
 
 FORWARD_REACH = {
