@@ -1,14 +1,19 @@
 """Lower-body controllers: what drives the legs, given the robot state and the locomotion command.
 
 The whole-body action never commands the legs; a lower-body controller does, at `lower_body_hz` (50 Hz by
-default). Until the LMO policy exists the built-in `stand` controller holds a PD stance whose pelvis height
-follows `loco.height` (squat by two-link leg IK, feet flat under the hips); it cannot walk, so in
-`base_mode=physical` it ignores vx/vy/yaw_rate. The LMO policy will implement the same protocol and register
-itself here with `@register_lower_body_controller("lmo")`, then `--robot.lower_body_controller=lmo` selects it.
+default). Until the LMO policy exists the built-in controllers stand and squat (pelvis height from `loco.height`);
+neither can walk, so in `base_mode=physical` they ignore vx/vy/yaw_rate and say so (a warning once per episode):
+- `stand` (default, balance.py): a model-based balance controller: CoM over the feet from the measured state
+  (capture-point ankle strategy, hip strategy, pelvis shift through leg IK, gravity feed-forward, payload observer);
+- `pd_stance`: the plain stiff PD stance (squat-IK pose, IMU pitch fed back into the hips), the baseline it is
+  compared with (bench/stand_balance.py).
+The LMO policy will implement the same protocol and register itself here with
+`@register_lower_body_controller("lmo")`, then `--robot.lower_body_controller=lmo` selects it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
@@ -16,6 +21,8 @@ from typing import Protocol, runtime_checkable
 from . import params as P
 from .backend import LocoCommand
 from .joints import LEFT_LEG_JOINTS, RIGHT_LEG_JOINTS
+
+logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -104,22 +111,48 @@ def stance_leg_pose(height: float | None = None) -> dict[str, float]:
     return out
 
 
-@register_lower_body_controller("stand")
-class StandingController:
+class WalkWarning:
+    """For controllers that cannot walk: `warn_if_walking(loco)` logs one warning per episode (reset) when the
+    command asks for motion, so a user driving vx/vy/yaw_rate in `base_mode=physical` learns why nothing moves."""
+
+    def reset(self) -> None:
+        self._walk_warned = False
+
+    def warn_if_walking(self, loco: LocoCommand) -> None:
+        if not getattr(self, "_walk_warned", False) and not loco.is_zero_motion():
+            self._walk_warned = True
+            logger.warning(
+                "The '%s' lower-body controller cannot walk: loco vx=%.3g vy=%.3g yaw_rate=%.3g is ignored (the "
+                "robot only stands and squats). Use base_mode=kinematic to move the base, or a walking "
+                "controller (the LMO policy) when one is registered.",
+                getattr(self, "name", type(self).__name__),
+                loco.vx,
+                loco.vy,
+                loco.yaw_rate,
+            )
+
+
+@register_lower_body_controller("pd_stance")
+class PDStanceController(WalkWarning):
     """PD stance: legs at the squat-IK pose for the commanded pelvis height (height 0 = nominal stance), the
     height slewed at `height_rate` m/s. The pelvis pitch read from the IMU is fed back into the hip pitch targets
-    (gain `pitch_gain`) to keep the pelvis upright while the knees sag under load in a squat. Does not walk:
-    vx, vy and yaw_rate are ignored."""
+    (gain `pitch_gain`) to keep the pelvis upright while the knees sag under load in a squat. No balance strategy:
+    it tips over under a forward load the ankles cannot hold (kept as the baseline of bench/stand_balance.py).
+    Does not walk: vx, vy and yaw_rate are ignored (with a warning once per episode)."""
+
+    name = "pd_stance"
 
     def __init__(self, height_rate: float = 0.15, pitch_gain: float = 1.0) -> None:
         self.height_rate = height_rate
         self.pitch_gain = pitch_gain
-        self._height: float | None = None
+        self.reset()
 
     def reset(self) -> None:
-        self._height = None
+        super().reset()
+        self._height: float | None = None
 
     def compute(self, state: Mapping[str, float], loco: LocoCommand, dt: float) -> dict[str, float]:
+        self.warn_if_walking(loco)
         target = loco.height if loco.height > 0 else nominal_height()
         if self._height is None:
             self._height = nominal_height()
@@ -139,3 +172,7 @@ def pelvis_pitch(state: Mapping[str, float]) -> float:
     y = state.get("imu.quat_y", 0.0)
     z = state.get("imu.quat_z", 0.0)
     return math.asin(max(-1.0, min(1.0, 2.0 * (w * y - z * x))))
+
+
+# The default controller lives in its own module (it needs the robot model); importing it registers `stand`.
+from . import balance  # noqa: E402,F401

@@ -154,8 +154,8 @@ def _add_gripper(wrist_body, side: str, wrist_camera: tuple[int, int] | None) ->
     (added by the caller), driven by one position actuator on finger a."""
     palm = wrist_body.add_body(name=f"{side}_gripper_palm", pos=(0, 0, P.GRIPPER_MOUNT_Z))
     palm.mass = P.GRIPPER_PALM_MASS
-    palm.ipos = (0, 0, -0.025)
-    palm.inertia = (4e-4, 3e-4, 3e-4)
+    palm.ipos = P.GRIPPER_PALM_IPOS
+    palm.inertia = P.GRIPPER_PALM_INERTIA
     palm.explicitinertial = True
     _geom(palm, type=_BOX, size=(0.03, 0.055, 0.025), pos=(0, 0, -0.025), rgba=_DARK)
     tcp_z = -0.05 - 0.6 * P.FINGER_LENGTH

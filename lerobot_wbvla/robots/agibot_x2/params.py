@@ -228,6 +228,8 @@ PUBLISHED_MASS_KG = 44.8
 # the public model. Two fingers slide along the wrist-roll y axis, coupled by an equality; one position actuator. ---
 GRIPPER_MOUNT_Z = -0.06  # palm frame below the wrist-roll frame (m)
 GRIPPER_PALM_MASS = 0.30
+GRIPPER_PALM_IPOS = (0.0, 0.0, -0.025)  # palm centre of mass in the palm frame (m)
+GRIPPER_PALM_INERTIA = (4e-4, 3e-4, 3e-4)  # kg*m^2
 GRIPPER_FINGER_MASS = 0.05
 GRIPPER_STROKE = 0.045  # per finger, fully open (m): 9 cm maximum gap
 GRIPPER_FORCE = 40.0  # N per finger (actuator force limit)
