@@ -169,7 +169,7 @@ def main(cfg: StandBalanceConfig) -> dict:
     }
     out["machine"] = machine_description(with_torch=False)
     out["wall_s"] = round(time.time() - t0, 1)
-    write_result(cfg.output, out, measures=["lerobot_wbvla/robots"])
+    write_result(cfg.output, out, measures=["lerobot_wbvla/robots"], smoke=cfg.smoke)
     return out
 
 
