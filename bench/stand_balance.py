@@ -145,16 +145,20 @@ def measure(cfg: StandBalanceConfig, controller: str) -> dict:
     }
 
 
+RESULT_KEYS = {"stand": "balance"}
+
+
 def main(cfg: StandBalanceConfig) -> dict:
     t0 = time.time()
-    out: dict = {c: measure(cfg, c) for c in cfg.controllers}
-    if "stand" in out and "pd_stance" in out:
+    # The result layout names the balancing controller (registered as `stand`) "balance".
+    out: dict = {RESULT_KEYS.get(c, c): measure(cfg, c) for c in cfg.controllers}
+    if "balance" in out and "pd_stance" in out:
         base = out["pd_stance"]
         out["ratios"] = {
             "payload": _ratio(
-                out["stand"]["max_payload_kg_forward_reach"], base["max_payload_kg_forward_reach"]
+                out["balance"]["max_payload_kg_forward_reach"], base["max_payload_kg_forward_reach"]
             ),
-            "push": _ratio(out["stand"]["max_push_n"], base["max_push_n"]),
+            "push": _ratio(out["balance"]["max_push_n"], base["max_push_n"]),
         }
     out["setup"] = {
         "base_mode": "physical",
