@@ -193,7 +193,7 @@ class ParallelRecording:
                     result.interrupted,
                     self.stage,
                 )
-                result.log_summary()
+                result.log_summary(where=self.stage)
                 return result
             self._merge()
         self._swap()
@@ -214,12 +214,14 @@ class ParallelRecording:
 
         cfg = self.cfg
         ctx = _mp_context()
-        reports = ctx.Queue()
         n = min(cfg.num_workers, len(self.units))
+        # One queue per worker: a queue's write lock is shared by its writers, and a worker killed while holding
+        # it would block the others' queues for good.
+        reports = [ctx.Queue() for _ in range(n)]
         procs = [
             ctx.Process(
                 target=_worker,
-                args=(cfg, i, self.units[i::n], str(self.stage), reports, os.getpid()),
+                args=(cfg, i, self.units[i::n], str(self.stage), reports[i], os.getpid()),
                 name=f"{PROG}-worker-{i}",
             )
             for i in range(n)
@@ -243,14 +245,10 @@ class ParallelRecording:
                 p.start()
             total = sum(len(u) for u in self.units)
             with logging_redirect_tqdm(), tqdm(total=total, desc=PROG, unit="demo", disable=None) as bar:
-                while True:
-                    try:
-                        item = reports.get(timeout=0.2)
-                    except queue_module.Empty:
-                        item = None
-                    if item is not None:
+                while len(finished) + len(failed) < n:
+                    items = _drain(reports)
+                    for item in items:
                         self._handle(item, bar, finished, failed)
-                        continue
                     if stop.signum is not None or failed:
                         halt()
                     now = time.monotonic()
@@ -259,20 +257,23 @@ class ParallelRecording:
                             continue
                         ended_at.setdefault(i, now)
                         if now - ended_at[i] > _REPORT_GRACE_S:
-                            failed[i] = f"died ({_exit_description(p.exitcode)}) without a word"
-                    if len(finished) + len(failed) == n:
-                        break
+                            failed[i] = f"died ({_exit_description(p.exitcode)})"
+                    if not items:
+                        time.sleep(0.05)
             for p in procs:
-                p.join()
+                p.join(timeout=60)
+                if p.is_alive():  # stuck: it has reported, its files are what they are
+                    p.kill()
+                    p.join()
         if failed:
             lines = "; ".join(f"worker {i} {why}" for i, why in sorted(failed.items()))
             raise WorkerError(
                 f"{lines}. Nothing was merged: the complete episodes are kept in {self.stage}, --resume=true "
                 "continues the run"
             )
-        stopped = [why for why in finished.values() if why is not None]
         if stop.signum is not None:
             return signal.Signals(stop.signum).name, stop.signum
+        stopped = [why for why in finished.values() if why is not None]
         return stopped[0] if stopped else None
 
     def _handle(self, item, bar, finished: dict, failed: dict) -> None:
@@ -307,13 +308,19 @@ class ParallelRecording:
         if merged.exists():  # a merge killed half-way
             shutil.rmtree(merged)
         logger.info("%s: merging %d datasets (%d episodes) into %s", PROG, len(sources), expected, self.root)
-        with contextlib.redirect_stderr(io.StringIO()):  # aggregate_datasets' own progress bars
-            aggregate_datasets(
-                repo_ids=[cfg.repo_id] * len(sources),
-                aggr_repo_id=cfg.repo_id,
-                roots=sources,
-                aggr_root=merged,
-            )
+        aggregate_logger = logging.getLogger("lerobot.datasets.aggregate")
+        level = aggregate_logger.level
+        aggregate_logger.setLevel(logging.WARNING)  # its step-by-step INFO lines; this line says what happens
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # and its progress bars
+                aggregate_datasets(
+                    repo_ids=[cfg.repo_id] * len(sources),
+                    aggr_repo_id=cfg.repo_id,
+                    roots=sources,
+                    aggr_root=merged,
+                )
+        finally:
+            aggregate_logger.setLevel(level)
         meta = LeRobotDatasetMetadata(cfg.repo_id, root=merged)
         if meta.total_episodes != expected:
             raise WorkerError(
@@ -328,6 +335,18 @@ class ParallelRecording:
             os.rename(self.root, self.stage / PREVIOUS)
         os.rename(merged, self.root)
         shutil.rmtree(self.stage)
+
+
+def _drain(reports: list) -> list:
+    """Everything the workers' queues hold now."""
+    items = []
+    for q in reports:
+        while True:
+            try:
+                items.append(q.get_nowait())
+            except queue_module.Empty:
+                break
+    return items
 
 
 def _episode_count(root: Path) -> int:
@@ -349,6 +368,13 @@ def _worker(
     root_logger.handlers = [logging.handlers.QueueHandler(reports)]
     root_logger.setLevel(logging.INFO)
     stop = StopRequest(parent_pid)
+    logger.info(
+        "%s: worker %d (pid %d) records episodes %s",
+        PROG,
+        worker,
+        os.getpid(),
+        ", ".join(f"{u[0].index}-{u[-1].index}" if len(u) > 1 else f"{u[0].index}" for u in units),
+    )
     try:
         with stop.installed():
             for unit in units:

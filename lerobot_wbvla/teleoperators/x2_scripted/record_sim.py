@@ -240,7 +240,8 @@ class RecordSimResult:
     def demos_per_minute(self) -> float:
         return 60.0 * len(self.saved) / self.wall_s if self.wall_s > 0 else 0.0
 
-    def log_summary(self) -> None:
+    def log_summary(self, where: Path | None = None) -> None:
+        """One line: episodes saved, solved, attempts, time, demos/min and where they are (the target)."""
         solved = sum(o.success for o in self.saved)
         logger.info(
             "%s: saved %d episodes (%d solved, %d unsolved) from %d attempts in %.1f s (%.1f demos/min) to %s",
@@ -251,7 +252,7 @@ class RecordSimResult:
             len(self.attempts),
             self.wall_s,
             self.demos_per_minute,
-            self.root,
+            where or self.root,
         )
 
 
@@ -449,6 +450,7 @@ class Recorder:
             self.dataset = LeRobotDataset.resume(cfg.repo_id, root=self.root, **self._writer_kwargs())
         checkpoint.mark(self.root)
         self._last_checkpoint = time.monotonic()
+        _no_dataset_progress_bars()
         if self.slots is None:
             self.slots = plan_remaining(cfg, seeds, per_task, count)
         else:  # a unit of a parallel run: record the slots it lacks
@@ -465,6 +467,7 @@ class Recorder:
         checkpoint.mark(self.root)
         self.dataset = LeRobotDataset.resume(self.cfg.repo_id, root=self.root, **self._writer_kwargs())
         self._last_checkpoint = time.monotonic()
+        _no_dataset_progress_bars()
 
     def _poll(self) -> None:
         if self.stop is not None:
@@ -658,6 +661,14 @@ def _remove_interrupted_episode_files(root: Path) -> None:
         shutil.rmtree(folder)
 
 
+def _no_dataset_progress_bars() -> None:
+    """No `datasets` progress bar per saved episode: the per-episode lines are the log. (LeRobot re-enables them
+    globally after each metadata load, so this follows every load.)"""
+    import datasets
+
+    datasets.disable_progress_bars()
+
+
 def _task_string(task: str) -> str:
     """The language instruction of a task (declared by its scene)."""
     from lerobot_wbvla.robots.agibot_x2.mjcf import build_spec
@@ -687,9 +698,12 @@ def main(args: list[str] | None = None) -> None:
 
     # The per-episode lines are the log: no SVT-AV1 banner per video, no `datasets` progress bar per save.
     os.environ.setdefault("SVT_LOG", "2")
-    import datasets
+    import av
 
-    datasets.disable_progress_bars()
+    # LeRobot hands FFmpeg's log back to FFmpeg's own printer after each video, which prints its INFO lines ("moving
+    # the moov atom" per appended episode): warnings and errors only.
+    av.logging.set_libav_level(av.logging.WARNING)
+    _no_dataset_progress_bars()
     # Bad flags (RecordSimConfig and AgibotX2Config validate in __post_init__) and a bad dataset folder stop here,
     # before anything is written, with one line: LeRobot's INFO lines of the set-up are held back until then.
     logging.disable(logging.INFO)
