@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from lerobot_wbvla.robots.agibot_x2.joints import LEFT_ARM_JOINTS, RIGHT_ARM_JOINTS
+from lerobot_wbvla.teleoperators.x2_scripted.realtime import demote_realtime_threads
 
 SMALL_CAMERA = (96, 128)
 
@@ -47,10 +48,27 @@ def stacked(column) -> np.ndarray:
     return np.stack([np.asarray(v, dtype=np.float64) for v in column])
 
 
+# A burner on the normal scheduler, whatever it inherited.
+_BURN = (
+    "import os\n"
+    "if hasattr(os, 'sched_setscheduler'):\n"
+    "    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))\n"
+    "while True:\n"
+    "    pass\n"
+)
+
+
 @contextlib.contextmanager
 def cpu_burners(n: int = 2):
-    """`n` processes spinning a CPU core each (a loaded machine), killed on exit."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    """`n` processes spinning a CPU core each at normal priority (a loaded machine), killed on exit.
+
+    Run as root, SVT-AV1 (LeRobot's AV1 encoder) puts a thread that encodes a video on SCHED_FIFO 99, and processes
+    forked from it inherit that: after a test encoded in this process, real-time burners would starve every other
+    process of the machine for good (the recording under test included), and a real-time recorder would not feel
+    normal burners. So this process goes back to the normal scheduler first (its children, the recorder too,
+    inherit that), and each burner makes sure of it itself."""
+    demote_realtime_threads()
+    procs = [subprocess.Popen([sys.executable, "-c", _BURN]) for _ in range(n)]
     try:
         yield procs
     finally:

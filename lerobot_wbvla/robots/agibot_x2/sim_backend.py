@@ -115,8 +115,15 @@ class SimBackend:
         if self.augmenter is None:
             return frames
         if sim.reset_count != self._augmented_episode:  # a scene reset starts a new episode: new lighting
-            self.augmenter.new_episode()
             self._augmented_episode = sim.reset_count
+            if self.scene_seed is not None:
+                # Drawn from the scene's seed: an episode looks the same whoever records it and after whichever
+                # episodes (wbvla-record-sim's worker processes), and replays with its own lighting and noise.
+                self.augmenter = RecordTimeAugmenter(
+                    self.config.camera_augment_ranges, seed=_augment_seed(self.config.seed, self.scene_seed)
+                )
+            else:
+                self.augmenter.new_episode()
         return {name: self.augmenter(frame) for name, frame in frames.items()}
 
     def send_command(self, command: WholeBodyCommand) -> None:
@@ -166,3 +173,9 @@ class SimBackend:
 
     def damp(self) -> None:
         self._live().damp()
+
+
+def _augment_seed(robot_seed: int | None, scene_seed: int) -> int:
+    """Seed of the camera augmentation of the episode on scene `scene_seed` (the robot's seed keeps two robots'
+    augmentations apart)."""
+    return int(np.random.SeedSequence([robot_seed or 0, scene_seed]).generate_state(1)[0])

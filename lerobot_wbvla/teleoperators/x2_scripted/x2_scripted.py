@@ -46,6 +46,7 @@ from . import record_hook
 from .config_x2_scripted import X2ScriptedConfig
 from .episode import EpisodeOutcome, ScriptedEpisode, executed_action
 from .episode_clock import EpisodeClock, RecordPhase
+from .realtime import demote_realtime_threads
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class X2Scripted(Teleoperator):
         self._backend: SimBackend | None = None
         self.run: ScriptedEpisode | None = None  # the current (or last) episode attempt
         self._last_action: dict[str, float] | None = None
+        self._calls = 0
         self._seeds_drawn = 0
         self.episode_seeds: list[int] = []  # scene seed of every episode attempt, in order
         self.outcomes: list[EpisodeOutcome] = []  # every finished attempt, in order
@@ -135,6 +137,9 @@ class X2Scripted(Teleoperator):
         else:
             action = self._fallback_action(backend, time.monotonic() if now is None else now)
         self._last_action = dict(action)
+        self._calls += 1
+        if self._calls % 16 == 1:  # LeRobot's AV1 encoder threads, when run as root (realtime.py)
+            demote_realtime_threads()
         return action
 
     # ------------------------------------------------------------------ lerobot-record's loops (record_hook.py)
