@@ -106,3 +106,17 @@ def offline_subprocess_env(subprocess_env: dict[str, str]) -> dict[str, str]:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
     return {**subprocess_env, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": f"http://127.0.0.1:{dead_port}"}
+
+
+@pytest.fixture(autouse=True)
+def _no_realtime_threads_leak_between_tests():
+    """Put this process's threads back on the normal scheduler after every test.
+
+    Run as root, SVT-AV1 (LeRobot's AV1 encoder) moves a thread that encodes video on SCHED_FIFO 99, and every
+    process forked afterwards inherits it: one test that encodes in-process would make the children of all later
+    tests (lerobot-record, CPU burners) real-time, and two real-time burners freeze a 2-core machine for good."""
+    from lerobot_wbvla.teleoperators.x2_scripted.realtime import demote_realtime_threads
+
+    demote_realtime_threads()
+    yield
+    demote_realtime_threads()

@@ -169,7 +169,12 @@ def test_stats_match_the_recorded_values(dataset, recording):
         np.testing.assert_allclose(stats[key]["min"], values.min(0), atol=1e-6)
         np.testing.assert_allclose(stats[key]["max"], values.max(0), atol=1e-6)
         np.testing.assert_allclose(stats[key]["mean"], values.mean(0), atol=1e-5)
-        np.testing.assert_allclose(stats[key]["std"], values.std(0), atol=1e-4)
+        # LeRobot computes var = E[x^2] - E[x]^2 in float32 (RunningQuantileStats), which loses about
+        # eps32 * E[x^2] of variance to cancellation: near-constant joints (std ~1e-5 rad) need that margin.
+        cancellation = 16 * np.finfo(np.float32).eps * (values**2).mean(0)
+        np.testing.assert_array_less(
+            np.abs(np.asarray(stats[key]["std"]) ** 2 - values.var(0)), cancellation + 1e-10
+        )
     # Image stats come from frames LeRobot sampled while encoding; they must match the decoded video's.
     sample = np.linspace(0, dataset.num_frames - 1, 40).astype(int)
     imgs = np.stack([dataset[int(i)]["observation.images.head"].numpy() for i in sample])

@@ -159,14 +159,22 @@ def test_every_recorded_episode_is_fresh_and_solved(rig, save_pause):
 
 
 def test_lerobot_record_loop_wall_clock_boundaries(rig):
-    """LeRobot's own record_loop (imported before the teleop connects, so not hooked: the wall-clock fallback) with
+    """LeRobot's own record_loop, called unhooked (so the operator uses its wall-clock fallback), with
     short episodes: the scene is reset in each reset phase and the next episode starts from it. (The first
     get_observation creates the renderer, which makes the operator's clock start late by that much: the reset
     phase must absorb it.)"""
     import time
 
     from lerobot.processor import make_default_processors
-    from lerobot.scripts.lerobot_record import record_loop
+    from lerobot.scripts import lerobot_record
+
+    from lerobot_wbvla.teleoperators.x2_scripted import record_hook
+
+    # LeRobot's own loop, unhooked even when an earlier test in this process connected x2_scripted (connect() wraps
+    # the module's record_loop for the rest of the process).
+    record_loop = lerobot_record.record_loop
+    while getattr(record_loop, record_hook._MARK, False):
+        record_loop = record_loop.__wrapped__
 
     robot, make_teleop = rig
     episode_s, reset_s, n = 0.8, 1.0, 3
