@@ -5,8 +5,8 @@ It speaks AimDK's ROS 2 interface (topics `/aima/hal/joint/{leg,waist,arm,head}/
 `/aima/hal/joint/hand/{command,state}`, `/aima/mc/locomotion/velocity`, `/aima/hal/imu/{torso,chest}/state`, the
 head RGB camera; services SetMcAction, GetMcAction, SetMcInputSource, GetHandType) and serves the ZeroMQ protocol
 of `lerobot_wbvla/robots/agibot_x2/aimdk_protocol.py` to the `aimdk` backend of the LeRobot robot `agibot_x2`.
-The protocol server, the safety logic and the ROS <-> JSON translation live in `aimdk_bridge_core.py` (the same
-code the tests run against a fake robot); this file only adds the rclpy side.
+The protocol server and the safety logic live in `aimdk_bridge_core.py`, the ROS <-> JSON translation in
+`aimdk_translate.py` (the same code the tests run against a fake robot); this file only adds the rclpy side.
 
 Setup on PC2 (needs only Python 3.10, rclpy, aimdk_msgs, pyzmq, numpy; OpenCV optional for JPEG):
     source /opt/ros/humble/setup.bash && source <aimdk workspace>/install/setup.bash
@@ -36,9 +36,9 @@ _LIBRARY_DIR = Path(__file__).resolve().parent.parent / "lerobot_wbvla" / "robot
 
 
 def _load_core() -> ModuleType:
-    """Load aimdk_protocol + aimdk_bridge_core by path from this checkout, without importing lerobot_wbvla (whose
-    other modules need LeRobot, MuJoCo and Python 3.12, none of which the robot has). Falls back to an installed
-    lerobot_wbvla."""
+    """Load aimdk_protocol, aimdk_translate and aimdk_bridge_core by path from this checkout, without importing
+    lerobot_wbvla (whose other modules need LeRobot, MuJoCo and Python 3.12, none of which the robot has). Falls back
+    to an installed lerobot_wbvla."""
     if (_LIBRARY_DIR / "aimdk_bridge_core.py").is_file():
         if str(_LIBRARY_DIR) not in sys.path:
             sys.path.insert(0, str(_LIBRARY_DIR))

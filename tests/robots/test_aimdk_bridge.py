@@ -20,6 +20,7 @@ import zmq
 
 from lerobot_wbvla.robots.agibot_x2 import aimdk_bridge_core as core
 from lerobot_wbvla.robots.agibot_x2 import aimdk_protocol as proto
+from lerobot_wbvla.robots.agibot_x2 import aimdk_translate as translate
 from lerobot_wbvla.robots.agibot_x2.aimdk_fake_bridge import (
     FAKE_MSGS,
     FakeAimdk,
@@ -57,7 +58,7 @@ def test_joint_command_array_keeps_order_and_every_field():
         }
         for i, n in enumerate(reversed(ARM))
     ]
-    msg = core.build_joint_command_array(M, entries, M.Time(sec=7, nanosec=5), sequence=2**32 + 3)
+    msg = translate.build_joint_command_array(M, entries, M.Time(sec=7, nanosec=5), sequence=2**32 + 3)
     assert [j.name for j in msg.joints] == list(reversed(ARM))  # the translation never reorders
     assert [j.position for j in msg.joints] == pytest.approx([0.1 * i for i in range(14)])
     assert [j.stiffness for j in msg.joints] == pytest.approx([40.0 + i for i in range(14)])
@@ -82,7 +83,7 @@ def test_hand_and_velocity_messages():
         "right_hand_type": 0,
         "right_hands": [],
     }
-    msg = core.build_hand_command_array(M, hand, M.Time())
+    msg = translate.build_hand_command_array(M, hand, M.Time())
     assert msg.left_hand_type.value == 2 and msg.right_hand_type.value == 0 and msg.right_hands == []
     (left,) = msg.left_hands
     assert (left.name, left.position, left.acceleration, left.deceleration, left.effort) == (
@@ -92,7 +93,7 @@ def test_hand_and_velocity_messages():
         0.4,
         0.3,
     )
-    vel = core.build_locomotion_velocity(
+    vel = translate.build_locomotion_velocity(
         M, {"forward_velocity": 0.4, "lateral_velocity": -0.2, "angular_velocity": 0.3}, "me", M.Time()
     )
     assert (vel.source, vel.forward_velocity, vel.lateral_velocity, vel.angular_velocity) == (
@@ -104,19 +105,19 @@ def test_hand_and_velocity_messages():
 
 
 def test_service_requests_and_responses():
-    request = core.build_set_mc_action_request(M, "STAND_DEFAULT", "me", M.Time(sec=1))
+    request = translate.build_set_mc_action_request(M, "STAND_DEFAULT", "me", M.Time(sec=1))
     assert request.command.action.value == 200 and request.command.action_desc == "STAND_DEFAULT"
     assert request.header.stamp.sec == 1 and request.source == "me"
     with pytest.raises(proto.ProtocolError, match="unknown MC action 'WALK'"):
-        core.build_set_mc_action_request(M, "WALK", "me", M.Time())
+        translate.build_set_mc_action_request(M, "WALK", "me", M.Time())
     ok = M.SetMcAction.Response()
     ok.response.status.value = 1
     refused = M.SetMcAction.Response()
     refused.response.status.value, refused.response.message = 2, "not allowed"
-    assert core.parse_set_mc_action_response(ok) == (True, "")
-    assert core.parse_set_mc_action_response(refused) == (False, "not allowed")
+    assert translate.parse_set_mc_action_response(ok) == (True, "")
+    assert translate.parse_set_mc_action_response(refused) == (False, "not allowed")
 
-    source = core.build_set_input_source_request(M, "ADD", "me", 40, 1000, M.Time())
+    source = translate.build_set_input_source_request(M, "ADD", "me", 40, 1000, M.Time())
     assert (
         source.action.value,
         source.input_source.name,
@@ -125,18 +126,18 @@ def test_service_requests_and_responses():
     ) == (1001, "me", 40, 1000)
     response = M.SetMcInputSource.Response()
     response.response.header.code, response.response.task_id = 3, 9
-    assert core.parse_set_input_source_response(response) == {"code": 3, "task_id": 9}
+    assert translate.parse_set_input_source_response(response) == {"code": 3, "task_id": 9}
 
     info = M.GetMcAction.Response()
     info.info.current_action.value, info.info.status.value = 300, 100
-    assert core.parse_get_mc_action_response(info) == {
+    assert translate.parse_get_mc_action_response(info) == {
         "action": "LOCOMOTION_DEFAULT",
         "value": 300,
         "status": 100,
     }
     hand = M.GetHandType.Response()
     hand.left_hands_type.value, hand.right_hands_type.value = 2, 0
-    assert core.parse_get_hand_type_response(hand) == {"left": 2, "right": 0}
+    assert translate.parse_get_hand_type_response(hand) == {"left": 2, "right": 0}
 
 
 def test_state_messages_to_wire():
@@ -147,7 +148,7 @@ def test_state_messages_to_wire():
             M.JointState(name="waist_pitch_joint", position=-0.1),
         ],
     )
-    wire = core.joint_state_array_to_wire(joints)
+    wire = translate.joint_state_array_to_wire(joints)
     assert wire["stamp"] == pytest.approx(3.5)
     assert wire["joints"][0] == {
         "name": "waist_yaw_joint",
@@ -166,7 +167,7 @@ def test_state_messages_to_wire():
         angular_velocity=xyz(x=1.0, y=2.0, z=3.0),
         linear_acceleration=xyz(x=0.0, y=0.0, z=9.8),
     )
-    wire = core.imu_to_wire(imu)
+    wire = translate.imu_to_wire(imu)
     assert wire["orientation"] == {"x": 0.1, "y": 0.2, "z": 0.3, "w": 0.9}
     assert wire["angular_velocity"]["z"] == 3.0 and wire["linear_acceleration"]["z"] == 9.8
 
@@ -174,7 +175,7 @@ def test_state_messages_to_wire():
         left_hand_type=M.HandType(value=2),
         left_hands=[M.HandState(name="left_hand", position=0.3, state=2, faultcode=1)],
     )
-    wire = core.hand_state_array_to_wire(hand)
+    wire = translate.hand_state_array_to_wire(hand)
     assert wire["left_hand_type"] == 2 and wire["right_hand_type"] == 0 and wire["right_hands"] == []
     assert wire["left_hands"][0]["position"] == 0.3 and wire["left_hands"][0]["state"] == 2
 
@@ -184,19 +185,20 @@ def test_image_conversion():
     padded = np.zeros((4, 16), np.uint8)  # row stride 16 > 15 bytes of pixels
     padded[:, :15] = rgb.reshape(4, 15)
     assert np.array_equal(
-        core.image_to_rgb(M.Image(height=4, width=5, encoding="rgb8", step=16, data=padded.tobytes())), rgb
+        translate.image_to_rgb(M.Image(height=4, width=5, encoding="rgb8", step=16, data=padded.tobytes())),
+        rgb,
     )
     bgr = rgb[:, :, ::-1].copy()
     assert np.array_equal(
-        core.image_to_rgb(M.Image(height=4, width=5, encoding="bgr8", step=15, data=bgr.tobytes())), rgb
+        translate.image_to_rgb(M.Image(height=4, width=5, encoding="bgr8", step=15, data=bgr.tobytes())), rgb
     )
-    mono = core.image_to_rgb(
+    mono = translate.image_to_rgb(
         M.Image(height=4, width=5, encoding="mono8", step=5, data=rgb[:, :, 0].tobytes())
     )
     assert mono.shape == (4, 5, 3) and np.array_equal(mono[:, :, 2], rgb[:, :, 0])
     with pytest.raises(ValueError, match="'16UC1' is not supported"):
-        core.image_to_rgb(M.Image(height=4, width=5, encoding="16UC1", data=b""))
-    header, data = core.encode_rgb(rgb, None, jpeg_quality=0)
+        translate.image_to_rgb(M.Image(height=4, width=5, encoding="16UC1", data=b""))
+    header, data = translate.encode_rgb(rgb, None, jpeg_quality=0)
     assert header == {"encoding": "rgb8", "height": 4, "width": 5} and data == rgb.tobytes()
 
 
@@ -488,6 +490,7 @@ def test_robot_side_modules_parse_as_python_3_10():
     for path in (
         REPO / "scripts" / "aimdk_bridge.py",
         REPO / "lerobot_wbvla/robots/agibot_x2/aimdk_bridge_core.py",
+        REPO / "lerobot_wbvla/robots/agibot_x2/aimdk_translate.py",
         REPO / "lerobot_wbvla/robots/agibot_x2/aimdk_protocol.py",
     ):
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 10))
