@@ -26,6 +26,7 @@ REGISTERING_MODULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ),
     ),
     ("env", "agibot_x2", ("lerobot_wbvla.envs.agibot_x2",)),
+    ("policy", "wbvla", ("lerobot_wbvla.policies.wbvla",)),
 )
 
 

@@ -90,13 +90,23 @@ def unique_repo_id():
     return make
 
 
-@pytest.fixture
-def subprocess_env(hub_server: LocalHubServer) -> dict[str, str]:
-    """Environment for child processes: same Hub server and caches, RepoCard.validate fixed in the child."""
+def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SITECUSTOMIZE_DIR), env.get("PYTHONPATH")) if p)
     env["WBVLA_TEST_HUB_PATCH"] = "1"
     return env
+
+
+@pytest.fixture
+def subprocess_env(hub_server: LocalHubServer) -> dict[str, str]:
+    """Environment for child processes: same Hub server and caches, RepoCard.validate fixed in the child."""
+    return _child_env()
+
+
+@pytest.fixture(scope="session")
+def subprocess_env_session(hub_server: LocalHubServer) -> dict[str, str]:
+    """`subprocess_env` for session-scoped fixtures (e.g. a dataset recorded once and shared by several tests)."""
+    return _child_env()
 
 
 @pytest.fixture

@@ -1,0 +1,352 @@
+"""The vision-language backbone of the wbvla policy: a Hugging Face VLM reduced to "images + task -> hidden states".
+
+Why a wrapper: the policy only needs the VLM's last hidden state (its heads read the action/latent query tokens
+from it), but each family (Qwen2-VL, Qwen2.5-VL, SmolVLM/Idefics3, PaliGemma) wants its own prompt layout, image
+resolution rules and processor arguments, names its vision tower differently, and ships an `lm_head` the policy
+never uses. This module hides those differences behind one interface:
+
+- `prepare()` turns LeRobot camera tensors + task strings into model inputs with the VLM's own processor, with a
+  fixed sequence length (image tokens + template + `max_text_tokens`), right-padded, so that the inputs and
+  outputs of row i of a batch equal those of the batch of one (training and inference see the same tokens);
+- `forward()` returns the last hidden state and its mask;
+- `freeze_vision()` / `apply_lora()` implement the policy's backbone-training modes;
+- `save_assets()` / `from_assets()` make checkpoints self-contained: the config and processor files go next to
+  the policy's weights, so a checkpoint loads offline without the original folder or Hub id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "idefics3", "paligemma")
+# model_type values served by a supported family's code path (SmolVLM/SmolVLM2 reuse Idefics3's architecture).
+FAMILY_OF_MODEL_TYPE = {
+    "qwen2_vl": "qwen2_vl",
+    "qwen2_5_vl": "qwen2_5_vl",
+    "idefics3": "idefics3",
+    "smolvlm": "idefics3",
+    "paligemma": "paligemma",
+}
+# Attribute names of the vision tower and language model inside each family's base model (`<X>Model`).
+_VISION_ATTR = {"qwen2_vl": "visual", "qwen2_5_vl": "visual", "idefics3": "vision_model", "paligemma": "vision_tower"}
+_LM_ATTR = {"qwen2_vl": "language_model", "qwen2_5_vl": "language_model", "idefics3": "text_model"}
+_LM_ATTR["paligemma"] = "language_model"
+# Qwen's `visual` module contains its patch merger (the projector into the LM): that part is not "the tower".
+_VISION_NOT_TOWER = ("merger.",)
+DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# Keys of prepare()'s output that are per-token sequences (padded/truncated to the fixed length).
+_SEQ_KEYS = ("input_ids", "attention_mask", "token_type_ids", "mm_token_type_ids")
+
+
+class VLMUnavailableError(RuntimeError):
+    """The backbone's folder / Hub id cannot be loaded (missing locally and not downloadable)."""
+
+
+def _unavailable(name: str, revision: str | None, err: BaseException) -> VLMUnavailableError:
+    rev = f" (revision {revision})" if revision else ""
+    reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    return VLMUnavailableError(
+        f"VLM {name!r}{rev} is neither a local folder with config.json nor reachable on the Hub ({reason}); "
+        f"without network access nothing can be downloaded: pass a local folder instead (download it elsewhere "
+        f"with `hf download {name}`, or build a random one with `wbvla-make-vlm --family=qwen2_vl --out_dir=<dir>`)"
+    )
+
+
+def _load_config(name_or_path: str, revision: str | None):
+    from transformers import AutoConfig
+
+    path = Path(name_or_path).expanduser()
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise VLMUnavailableError(
+            f"VLM folder {str(path)!r} has no config.json: pass a folder written by save_pretrained "
+            f"(or `wbvla-make-vlm --out_dir=<dir>`)"
+        )
+    try:
+        config = AutoConfig.from_pretrained(name_or_path, revision=revision)
+    except (OSError, ValueError) as err:
+        if path.is_dir():
+            raise
+        raise _unavailable(name_or_path, revision, err) from err
+    model_type = getattr(config, "model_type", None)
+    if model_type not in FAMILY_OF_MODEL_TYPE:
+        raise ValueError(
+            f"VLM {name_or_path!r} has model_type {model_type!r}, which wbvla does not support; use a "
+            f"{', '.join(sorted(FAMILY_OF_MODEL_TYPE))} model"
+        )
+    return config
+
+
+class VLMBackbone(nn.Module):
+    """A VLM reduced to its base model (no lm_head), with its processor; see the module docstring."""
+
+    def __init__(
+        self,
+        name_or_path: str,
+        revision: str | None = None,
+        load_weights: bool = True,
+        image_size: int | None = None,
+        max_text_tokens: int = 48,
+    ) -> None:
+        super().__init__()
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        if max_text_tokens < 1:
+            raise ValueError(f"max_text_tokens={max_text_tokens} must be at least 1")
+        if image_size is not None and image_size < 8:
+            raise ValueError(f"image_size={image_size} is too small; pass None (the processor's size) or >= 8")
+        name_or_path = str(name_or_path)
+        config = _load_config(name_or_path, revision)
+        self.model_type: str = config.model_type
+        self.family: str = FAMILY_OF_MODEL_TYPE[config.model_type]
+        self.name_or_path = name_or_path
+        self.revision = revision
+        self.max_text_tokens = int(max_text_tokens)
+        self.autocast_dtype: torch.dtype | None = None
+        try:
+            self.processor = AutoProcessor.from_pretrained(name_or_path, revision=revision)
+        except OSError as err:
+            raise _unavailable(name_or_path, revision, err) from err
+        if load_weights:
+            try:
+                full = AutoModelForImageTextToText.from_pretrained(
+                    name_or_path, revision=revision, dtype=torch.float32
+                )
+            except OSError as err:
+                raise _unavailable(name_or_path, revision, err) from err
+        else:
+            full = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
+        self.config = full.config
+        # The base model (vision tower + projector + LM without lm_head): all the policy needs.
+        self.vlm: nn.Module = full.model
+        del full
+        self.hidden_size: int = int(self.config.text_config.hidden_size)
+        self.image_size = image_size
+        self.lora_settings: dict | None = None
+        self._fixed_len: dict[tuple, int] = {}
+        self._check_processor()
+
+    # ------------------------------------------------------------------ introspection
+    @property
+    def vision_tower(self) -> nn.Module:
+        return getattr(self.vlm, _VISION_ATTR[self.family])
+
+    @property
+    def language_model(self) -> nn.Module:
+        return getattr(self.vlm, _LM_ATTR[self.family])
+
+    def param_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def _check_processor(self) -> None:
+        tok = self.processor.tokenizer
+        if tok.pad_token_id is None:
+            # Right padding only needs some id: the attention mask hides it.
+            tok.pad_token = tok.eos_token
+        ip = self.processor.image_processor
+        if self.family in ("idefics3", "paligemma"):
+            native = self._native_size()
+            if self.image_size is not None and self.image_size != native:
+                logger.info(
+                    "%s encodes images at its fixed %dx%d: image_size=%d is not used",
+                    self.name_or_path,
+                    native,
+                    native,
+                    self.image_size,
+                )
+        elif not hasattr(ip, "patch_size"):
+            raise ValueError(f"{self.name_or_path}: image processor {type(ip).__name__} has no patch_size")
+
+    def _native_size(self) -> int:
+        ip = self.processor.image_processor
+        if self.family == "idefics3":
+            return int(ip.max_image_size["longest_edge"])
+        size = ip.size
+        return int(size["height"] if isinstance(size, dict) else size.height)
+
+    # ------------------------------------------------------------------ inputs
+    def image_hw(self, height: int, width: int) -> tuple[int, int]:
+        """Pixel size a (height, width) camera is resized to before the processor (which then keeps it as is)."""
+        if self.family in ("idefics3", "paligemma"):
+            s = self._native_size()
+            return s, s
+        from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+        ip = self.processor.image_processor
+        if self.image_size is not None:
+            height = width = self.image_size
+        size = ip.size
+        get = size.get if isinstance(size, dict) else lambda k: getattr(size, k)
+        factor = int(ip.patch_size) * int(ip.merge_size)
+        return smart_resize(height, width, factor=factor, min_pixels=get("shortest_edge"), max_pixels=get("longest_edge"))
+
+    def _prompt(self, task: str, n_images: int) -> str:
+        if self.family == "paligemma":  # a prefix LM without chat template: the processor adds <bos> after images
+            return self.processor.image_token * n_images + task
+        content = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": task}]
+        messages = [{"role": "user", "content": content}]
+        if getattr(self.processor, "chat_template", None):
+            # processor_kwargs given explicitly: SmolVLM's override otherwise routes video defaults through
+            # **kwargs and transformers warns on every call.
+            return self.processor.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=False, processor_kwargs={"padding": False}
+            )
+        image_token = self.processor.image_token
+        if self.family in ("qwen2_vl", "qwen2_5_vl"):
+            image_token = f"<|vision_start|>{image_token}<|vision_end|>"
+        return image_token * n_images + task
+
+    def _truncate_task(self, task: str) -> str:
+        tok = self.processor.tokenizer
+        ids = tok(task, add_special_tokens=False)["input_ids"]
+        if len(ids) <= self.max_text_tokens:
+            return task
+        return tok.decode(ids[: self.max_text_tokens], skip_special_tokens=True)
+
+    def _call_processor(self, texts: list[str], images: list[list[torch.Tensor]]) -> dict[str, torch.Tensor]:
+        kwargs: dict = {"do_rescale": False, "padding": True, "padding_side": "right"}
+        if self.family == "idefics3":
+            kwargs["do_image_splitting"] = False
+        if self.family == "paligemma":
+            kwargs["images"] = images
+        else:
+            kwargs["images"] = images if any(images) else None
+        out = self.processor(text=texts, return_tensors="pt", **kwargs)
+        # PaliGemma also returns training `labels`: the policy has its own targets.
+        return {k: v for k, v in out.items() if isinstance(v, torch.Tensor) and k != "labels"}
+
+    def _length(self, n_images: int, hw: tuple[int, int]) -> int:
+        """Fixed sequence length for this camera setup: the prompt with an empty task + max_text_tokens."""
+        key = (n_images, hw)
+        if key not in self._fixed_len:
+            blank = [torch.zeros(3, *hw) for _ in range(n_images)]
+            out = self._call_processor([self._prompt("", n_images)], [blank])
+            self._fixed_len[key] = int(out["input_ids"].shape[1]) + self.max_text_tokens
+        return self._fixed_len[key]
+
+    @torch.no_grad()
+    def prepare(self, images: list[torch.Tensor], tasks: list[str]) -> dict[str, torch.Tensor]:
+        """Camera tensors (each (B, 3, H, W) float in [0, 1]) + B task strings -> model inputs on CPU.
+
+        Deterministic and batch-consistent: sequences have a fixed length that depends only on the camera setup
+        and `max_text_tokens` (tasks are cut to max_text_tokens tokens), right-padded."""
+        if isinstance(tasks, str):
+            raise TypeError("tasks must be a list of strings (one per batch row), not a single string")
+        b = len(tasks)
+        for i, cam in enumerate(images):
+            if cam.ndim != 4 or cam.shape[0] != b or cam.shape[1] != 3:
+                raise ValueError(
+                    f"images[{i}] has shape {tuple(cam.shape)}; expected ({b}, 3, H, W) for {b} task(s)"
+                )
+        hw = [self.image_hw(int(c.shape[-2]), int(c.shape[-1])) for c in images]
+        cams = []
+        for cam, size in zip(images, hw, strict=True):
+            cam = cam.detach().to("cpu", torch.float32)
+            if tuple(cam.shape[-2:]) != size:
+                cam = F.interpolate(cam, size=size, mode="bilinear", antialias=True, align_corners=False)
+            cams.append(cam.clamp(0.0, 1.0))
+        per_row = [[cam[i] for cam in cams] for i in range(b)]
+        texts = [self._prompt(self._truncate_task(str(t)), len(cams)) for t in tasks]
+        out = self._call_processor(texts, per_row)
+        length = max(self._length(len(cams), h) for h in hw) if len(set(hw)) == 1 else self._mixed_length(hw)
+        pad_id = int(self.processor.tokenizer.pad_token_id)
+        for key in _SEQ_KEYS:
+            if key not in out:
+                continue
+            v = out[key]
+            if v.shape[1] > length:
+                # Only trailing text can be cut: images and template come first in every family's prompt.
+                v = v[:, :length]
+            elif v.shape[1] < length:
+                fill = pad_id if key == "input_ids" else 0
+                v = F.pad(v, (0, length - v.shape[1]), value=fill)
+            out[key] = v
+        return out
+
+    def _mixed_length(self, hw: list[tuple[int, int]]) -> int:
+        key = ("mixed", tuple(hw))
+        if key not in self._fixed_len:
+            blank = [torch.zeros(3, *s) for s in hw]
+            out = self._call_processor([self._prompt("", len(hw))], [blank])
+            self._fixed_len[key] = int(out["input_ids"].shape[1]) + self.max_text_tokens
+        return self._fixed_len[key]
+
+    # ------------------------------------------------------------------ model
+    def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (last hidden state (B, L, D) float32, attention mask (B, L) bool)."""
+        device = next(self.vlm.parameters()).device
+        inputs = {k: v.to(device) for k, v in inputs.items()}
+        if self.family == "paligemma" and "token_type_ids" in inputs:
+            # PaliGemma's prefix (images + task) attends bidirectionally only in training mode; keep one mask
+            # rule in train and eval so a policy sees the same features in both.
+            pass
+        ctx = (
+            torch.autocast("cuda", dtype=self.autocast_dtype)
+            if self.autocast_dtype is not None and device.type == "cuda"
+            else contextlib.nullcontext()
+        )
+        with ctx:
+            out = self.vlm(**inputs, use_cache=False, return_dict=True)
+        return out.last_hidden_state.float(), inputs["attention_mask"].bool()
+
+    def freeze_vision(self) -> None:
+        """Freeze the vision tower (its projector/merger stays trainable)."""
+        for name, p in self.vision_tower.named_parameters():
+            if not name.startswith(_VISION_NOT_TOWER):
+                p.requires_grad_(False)
+
+    def vision_parameter_names(self) -> list[str]:
+        """Names (in this module's state dict) of the vision tower's parameters freeze_vision() freezes."""
+        prefix = f"vlm.{_VISION_ATTR[self.family]}."
+        return [
+            prefix + n for n, _ in self.vision_tower.named_parameters() if not n.startswith(_VISION_NOT_TOWER)
+        ]
+
+    def apply_lora(
+        self, r: int, alpha: int, dropout: float, target_modules: list[str] | None = None
+    ) -> None:
+        """LoRA adapters (peft) on the language model's projections; every other backbone weight is frozen."""
+        from peft import LoraConfig, inject_adapter_in_model
+
+        if self.lora_settings is not None:
+            raise RuntimeError("apply_lora() was already called on this backbone; build a new one to change it")
+        targets = list(target_modules) if target_modules else list(DEFAULT_LORA_TARGETS)
+        lm = self.language_model
+        present = {n.rsplit(".", 1)[-1] for n, _ in lm.named_modules()}
+        missing = [t for t in targets if t not in present]
+        if len(missing) == len(targets):
+            raise ValueError(
+                f"lora target_modules {targets} match no module of the {self.family} language model; "
+                f"pick from {sorted(n for n in present if n.endswith('_proj'))}"
+            )
+        cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none")
+        inject_adapter_in_model(cfg, lm)
+        for name, p in self.named_parameters():
+            p.requires_grad_("lora_" in name)
+        self.lora_settings = {"r": r, "alpha": alpha, "dropout": dropout, "target_modules": targets}
+
+    # ------------------------------------------------------------------ assets
+    def save_assets(self, directory: Path) -> None:
+        """Write config.json + processor/tokenizer files (not the weights) so the backbone rebuilds offline."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config.save_pretrained(directory)
+        self.processor.save_pretrained(directory)
+
+    @classmethod
+    def from_assets(cls, directory: Path, image_size: int | None = None, max_text_tokens: int = 48) -> VLMBackbone:
+        """Rebuild from save_assets' folder with random weights (load the policy's state dict afterwards)."""
+        directory = Path(directory)
+        if not (directory / "config.json").is_file():
+            raise VLMUnavailableError(
+                f"{str(directory)!r} has no config.json: it is not a folder written by VLMBackbone.save_assets "
+                f"(a wbvla checkpoint keeps it in its vlm/ subfolder)"
+            )
+        return cls(str(directory), load_weights=False, image_size=image_size, max_text_tokens=max_text_tokens)
