@@ -17,6 +17,7 @@ never uses. This module hides those differences behind one interface:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from pathlib import Path
 
@@ -36,11 +37,22 @@ FAMILY_OF_MODEL_TYPE = {
     "paligemma": "paligemma",
 }
 # Attribute names of the vision tower and language model inside each family's base model (`<X>Model`).
-_VISION_ATTR = {"qwen2_vl": "visual", "qwen2_5_vl": "visual", "idefics3": "vision_model", "paligemma": "vision_tower"}
-_LM_ATTR = {"qwen2_vl": "language_model", "qwen2_5_vl": "language_model", "idefics3": "text_model"}
-_LM_ATTR["paligemma"] = "language_model"
+_VISION_ATTR = {
+    "qwen2_vl": "visual",
+    "qwen2_5_vl": "visual",
+    "idefics3": "vision_model",
+    "paligemma": "vision_tower",
+}
+_LM_ATTR = {
+    "qwen2_vl": "language_model",
+    "qwen2_5_vl": "language_model",
+    "idefics3": "text_model",
+    "paligemma": "language_model",
+}
 # Qwen's `visual` module contains its patch merger (the projector into the LM): that part is not "the tower".
 _VISION_NOT_TOWER = ("merger.",)
+# File types LeRobot's PreTrainedPolicy.push_model_to_hub uploads (its allow_patterns).
+PUSHED_SUFFIXES = (".json", ".safetensors", ".yaml", ".md")
 DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 # Keys of prepare()'s output that are per-token sequences (padded/truncated to the fixed length).
 _SEQ_KEYS = ("input_ids", "attention_mask", "token_type_ids", "mm_token_type_ids")
@@ -101,7 +113,9 @@ class VLMBackbone(nn.Module):
         if max_text_tokens < 1:
             raise ValueError(f"max_text_tokens={max_text_tokens} must be at least 1")
         if image_size is not None and image_size < 8:
-            raise ValueError(f"image_size={image_size} is too small; pass None (the processor's size) or >= 8")
+            raise ValueError(
+                f"image_size={image_size} is too small; pass None (the processor's size) or >= 8"
+            )
         name_or_path = str(name_or_path)
         config = _load_config(name_or_path, revision)
         self.model_type: str = config.model_type
@@ -130,7 +144,7 @@ class VLMBackbone(nn.Module):
         self.hidden_size: int = int(self.config.text_config.hidden_size)
         self.image_size = image_size
         self.lora_settings: dict | None = None
-        self._fixed_len: dict[tuple, int] = {}
+        self._fixed_len: dict[tuple[tuple[int, int], ...], int] = {}
         self._check_processor()
 
     # ------------------------------------------------------------------ introspection
@@ -185,10 +199,13 @@ class VLMBackbone(nn.Module):
         size = ip.size
         get = size.get if isinstance(size, dict) else lambda k: getattr(size, k)
         factor = int(ip.patch_size) * int(ip.merge_size)
-        return smart_resize(height, width, factor=factor, min_pixels=get("shortest_edge"), max_pixels=get("longest_edge"))
+        return smart_resize(
+            height, width, factor=factor, min_pixels=get("shortest_edge"), max_pixels=get("longest_edge")
+        )
 
     def _prompt(self, task: str, n_images: int) -> str:
-        if self.family == "paligemma":  # a prefix LM without chat template: the processor adds <bos> after images
+        if self.family == "paligemma":
+            # A prefix LM without chat template: the processor expands <image> and adds <bos> after the images.
             return self.processor.image_token * n_images + task
         content = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": task}]
         messages = [{"role": "user", "content": content}]
@@ -213,7 +230,10 @@ class VLMBackbone(nn.Module):
     def _call_processor(self, texts: list[str], images: list[list[torch.Tensor]]) -> dict[str, torch.Tensor]:
         kwargs: dict = {"do_rescale": False, "padding": True, "padding_side": "right"}
         if self.family == "idefics3":
-            kwargs["do_image_splitting"] = False
+            # One tile per camera at the encoder's size (which prepare() already resized to): no upscaling to
+            # the processor's larger "size" and back, no extra tiles.
+            native = self._native_size()
+            kwargs.update(do_image_splitting=False, size={"longest_edge": native})
         if self.family == "paligemma":
             kwargs["images"] = images
         else:
@@ -222,12 +242,12 @@ class VLMBackbone(nn.Module):
         # PaliGemma also returns training `labels`: the policy has its own targets.
         return {k: v for k, v in out.items() if isinstance(v, torch.Tensor) and k != "labels"}
 
-    def _length(self, n_images: int, hw: tuple[int, int]) -> int:
+    def _length(self, hw: list[tuple[int, int]]) -> int:
         """Fixed sequence length for this camera setup: the prompt with an empty task + max_text_tokens."""
-        key = (n_images, hw)
+        key = tuple(hw)
         if key not in self._fixed_len:
-            blank = [torch.zeros(3, *hw) for _ in range(n_images)]
-            out = self._call_processor([self._prompt("", n_images)], [blank])
+            blank = [torch.zeros(3, *size) for size in hw]
+            out = self._call_processor([self._prompt("", len(hw))], [blank])
             self._fixed_len[key] = int(out["input_ids"].shape[1]) + self.max_text_tokens
         return self._fixed_len[key]
 
@@ -255,7 +275,7 @@ class VLMBackbone(nn.Module):
         per_row = [[cam[i] for cam in cams] for i in range(b)]
         texts = [self._prompt(self._truncate_task(str(t)), len(cams)) for t in tasks]
         out = self._call_processor(texts, per_row)
-        length = max(self._length(len(cams), h) for h in hw) if len(set(hw)) == 1 else self._mixed_length(hw)
+        length = self._length(hw)
         pad_id = int(self.processor.tokenizer.pad_token_id)
         for key in _SEQ_KEYS:
             if key not in out:
@@ -270,23 +290,11 @@ class VLMBackbone(nn.Module):
             out[key] = v
         return out
 
-    def _mixed_length(self, hw: list[tuple[int, int]]) -> int:
-        key = ("mixed", tuple(hw))
-        if key not in self._fixed_len:
-            blank = [torch.zeros(3, *s) for s in hw]
-            out = self._call_processor([self._prompt("", len(hw))], [blank])
-            self._fixed_len[key] = int(out["input_ids"].shape[1]) + self.max_text_tokens
-        return self._fixed_len[key]
-
     # ------------------------------------------------------------------ model
     def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (last hidden state (B, L, D) float32, attention mask (B, L) bool)."""
         device = next(self.vlm.parameters()).device
         inputs = {k: v.to(device) for k, v in inputs.items()}
-        if self.family == "paligemma" and "token_type_ids" in inputs:
-            # PaliGemma's prefix (images + task) attends bidirectionally only in training mode; keep one mask
-            # rule in train and eval so a policy sees the same features in both.
-            pass
         ctx = (
             torch.autocast("cuda", dtype=self.autocast_dtype)
             if self.autocast_dtype is not None and device.type == "cuda"
@@ -309,14 +317,14 @@ class VLMBackbone(nn.Module):
             prefix + n for n, _ in self.vision_tower.named_parameters() if not n.startswith(_VISION_NOT_TOWER)
         ]
 
-    def apply_lora(
-        self, r: int, alpha: int, dropout: float, target_modules: list[str] | None = None
-    ) -> None:
+    def apply_lora(self, r: int, alpha: int, dropout: float, target_modules: list[str] | None = None) -> None:
         """LoRA adapters (peft) on the language model's projections; every other backbone weight is frozen."""
         from peft import LoraConfig, inject_adapter_in_model
 
         if self.lora_settings is not None:
-            raise RuntimeError("apply_lora() was already called on this backbone; build a new one to change it")
+            raise RuntimeError(
+                "apply_lora() was already called on this backbone; build a new one to change it"
+            )
         targets = list(target_modules) if target_modules else list(DEFAULT_LORA_TARGETS)
         lm = self.language_model
         present = {n.rsplit(".", 1)[-1] for n, _ in lm.named_modules()}
@@ -339,9 +347,25 @@ class VLMBackbone(nn.Module):
         directory.mkdir(parents=True, exist_ok=True)
         self.config.save_pretrained(directory)
         self.processor.save_pretrained(directory)
+        # LeRobot's push uploads only *.json / *.safetensors / *.yaml / *.md: a chat template saved as
+        # chat_template.jinja would be left behind on the Hub and change the prompt of a reloaded policy. The
+        # JSON form is one transformers reads too.
+        for jinja in directory.glob("*.jinja"):
+            target = jinja.with_suffix(".json")
+            key = "chat_template" if jinja.stem == "chat_template" else jinja.stem
+            target.write_text(json.dumps({key: jinja.read_text()}))
+            jinja.unlink()
+        leftovers = [p.name for p in directory.iterdir() if p.suffix not in PUSHED_SUFFIXES]
+        if leftovers:
+            raise RuntimeError(
+                f"the backbone's processor saved files a Hub push of the policy would drop: {leftovers} (only "
+                f"{', '.join(PUSHED_SUFFIXES)} files are uploaded by LeRobot's push_model_to_hub)"
+            )
 
     @classmethod
-    def from_assets(cls, directory: Path, image_size: int | None = None, max_text_tokens: int = 48) -> VLMBackbone:
+    def from_assets(
+        cls, directory: Path, image_size: int | None = None, max_text_tokens: int = 48
+    ) -> VLMBackbone:
         """Rebuild from save_assets' folder with random weights (load the policy's state dict afterwards)."""
         directory = Path(directory)
         if not (directory / "config.json").is_file():

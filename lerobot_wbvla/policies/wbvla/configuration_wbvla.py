@@ -91,9 +91,10 @@ class WbvlaConfig(PreTrainedConfig):
     lam_codebook_size: int | None = None
     # Frames between o_t and o_t+k of the LAM's pairs (from its config; "auto" gaps resolved at X2_FPS).
     lam_frame_gap: int | None = None
-    # Where the teacher's labels come from: "sidecar" = the `wbvla-lam-label` file beside the dataset (error if
-    # missing or from another LAM); "on_the_fly" = run the frozen LAM on frames t and t+k of each batch; "auto" =
-    # the sidecar when there is one for this LAM and revision, else on the fly (frame t+k is loaded either way).
+    # Where the teacher's labels come from: "sidecar" = the `wbvla-lam-label` file beside the dataset for this LAM
+    # and revision (error if missing); "on_the_fly" = run the frozen LAM on frames t and t+k of each batch; "auto" =
+    # the sidecar when there is one, else on the fly. Frame t+k is loaded either way: the first batch checks the
+    # sidecar's codes against the teacher's own labels, so codes from another LAM are refused.
     teacher_labels: str = "auto"
 
     # ------------------------------------------------------------------ head
@@ -189,8 +190,8 @@ class WbvlaConfig(PreTrainedConfig):
 
     @property
     def observation_delta_indices(self) -> list[int] | None:
-        # Frame t+k is needed to label on the fly; with a sidecar only frame t is read.
-        if self.uses_latent_teacher and self.teacher_labels != "sidecar":
+        # Frame t+k labels on the fly, and checks a sidecar against the teacher on the first batch.
+        if self.uses_latent_teacher:
             return [0, int(self.lam_frame_gap)]
         return None
 

@@ -182,16 +182,26 @@ class WbvlaPolicy(PreTrainedPolicy):
                 )
         sidecar = None
         if cfg.teacher_labels != "on_the_fly" and meta is not None:
-            sidecar = CodesSidecar.find(
-                Path(meta.root), cfg.lam, cfg.lam_revision, expected_fingerprint=teacher.fingerprint
-            )
-            if sidecar is None and cfg.teacher_labels == "sidecar":
-                raise FileNotFoundError(
-                    f"--policy.teacher_labels=sidecar but {meta.root}/lam_codes has no codes of LAM "
-                    f"{cfg.lam}@{cfg.lam_revision or 'main'}: run `wbvla-lam-label --lam={cfg.lam} "
-                    f"--dataset_root={meta.root}` first, or pass --policy.teacher_labels=auto."
+            sidecar = CodesSidecar.find(Path(meta.root), cfg.lam, cfg.lam_revision)
+            if sidecar is not None and (sidecar.num_codes, sidecar.latent_dim) != (
+                teacher.num_codes,
+                teacher.latent_dim,
+            ):
+                raise LAMMismatchError(
+                    f"codes in {sidecar.path} have {sidecar.num_codes} codes x {sidecar.latent_dim}, the LAM "
+                    f"{teacher.name} {teacher.num_codes} x {teacher.latent_dim}: they come from another LAM; re-run "
+                    f"wbvla-lam-label --lam={cfg.lam} or pass --policy.teacher_labels=on_the_fly."
                 )
-        self._teacher, self._sidecar = teacher, sidecar
+            if sidecar is None and cfg.teacher_labels == "sidecar":
+                others = [p.name for p in CodesSidecar.others(meta.root, cfg.lam, cfg.lam_revision)]
+                raise LAMMismatchError(
+                    f"--policy.teacher_labels=sidecar but {meta.root}/lam_codes has no codes of LAM {teacher.name}"
+                    + (f" (only {', '.join(others)}: another LAM or revision)" if others else "")
+                    + f": run wbvla-lam-label --lam={cfg.lam}"
+                    + (f" --lam_revision={cfg.lam_revision}" if cfg.lam_revision else "")
+                    + f" --dataset_root={meta.root}, or pass --policy.teacher_labels=auto."
+                )
+        self._teacher, self._sidecar, self._sidecar_verified = teacher, sidecar, False
         logger.info("wbvla: LAM teacher %s, labels from %s", cfg.lam, "sidecar" if sidecar else "the LAM")
 
     # ------------------------------------------------------------------ LeRobot's policy protocol
@@ -339,9 +349,17 @@ class WbvlaPolicy(PreTrainedPolicy):
     def _teacher_labels(self, batch: dict) -> tuple[Tensor, Tensor]:
         if self._teacher is None:
             self._load_teacher()
-        if self._sidecar is not None and "index" in batch:
-            return self._sidecar.lookup(batch["index"].cpu())
         frame_t, frame_tk = self._frames(batch, self.config.lam_camera_key)
+        if self._sidecar is not None and "index" in batch:
+            if not self._sidecar_verified and frame_t is not frame_tk:
+                agreement = self._sidecar.verify(self._teacher, batch["index"], frame_t, frame_tk)
+                logger.info(
+                    "wbvla: %s agrees with the LAM on %.0f%% of a batch's codes",
+                    self._sidecar.path,
+                    100 * agreement,
+                )
+                self._sidecar_verified = True
+            return self._sidecar.lookup(batch["index"].cpu())
         if frame_t is frame_tk:
             raise ValueError(
                 f"labelling on the fly needs frame t+{self.config.lam_frame_gap} of {self.config.lam_camera_key} "

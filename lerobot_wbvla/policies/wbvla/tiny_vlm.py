@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +58,7 @@ _CORPUS_LINES = (
     "a humanoid robot in a room with a table, a shelf, a cart and a box",
     "what should the robot do next? describe the image.",
     "yes no one two three four five six seven eight nine ten",
+    "user: assistant: User: Assistant: system",
     "blue yellow white black orange purple small large top bottom front back",
 )
 
@@ -69,7 +69,7 @@ _CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?'
 class _Dims:
     """Sizes of one build; the vision tower is kept about as small as the language model."""
 
-    vocab: int
+    vocab: int  # upper bound: the small built-in corpus yields ~600 BPE tokens before it runs out of merges
     hidden: int
     layers: int
     heads: int
@@ -82,8 +82,8 @@ class _Dims:
 
 
 _DIMS = {
-    "tiny": _Dims(512, 32, 2, 2, 1, 64, 32, 1, 2, 64),
-    "small": _Dims(1024, 128, 4, 4, 2, 384, 96, 2, 4, 256),
+    "tiny": _Dims(512, 64, 2, 2, 1, 128, 32, 1, 2, 64),
+    "small": _Dims(1024, 256, 6, 4, 2, 640, 128, 3, 4, 512),
     "250m": _Dims(8192, 1024, 16, 16, 4, 2816, 768, 8, 12, 3072),
 }
 
@@ -171,18 +171,18 @@ def _build_qwen(family: str, d: _Dims, image_size: int):
         },
     )
     patch, merge = 14, 2
-    factor = patch * merge
-    # min_pixels lets a 56x56 image through; max_pixels caps a camera at about image_size rounded up.
-    side = max(2, math.ceil(image_size / factor)) * factor
+    # Qwen's own pixel bounds (56x56 up to 28*28*1280 pixels): like the real models, the image size the caller
+    # picks (VLMBackbone's image_size) sets the number of image tokens; image_size here plays no part.
+    pixels = {"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 1280}
     image_processor = Qwen2VLImageProcessor(
-        size={"shortest_edge": factor * factor, "longest_edge": side * side},
+        size=dict(pixels),
         patch_size=patch,
         temporal_patch_size=2,
         merge_size=merge,
     )
     # The processors require a video processor even though wbvla feeds still images only.
     video_processor = Qwen2VLVideoProcessor(
-        size={"shortest_edge": factor * factor, "longest_edge": side * side},
+        size=dict(pixels),
         patch_size=patch,
         temporal_patch_size=2,
         merge_size=merge,
@@ -416,12 +416,8 @@ def _build_paligemma(d: _Dims, image_size: int):
     return model, processor
 
 
-def build_tiny_vlm(family: str, out_dir: Path, size: str = "tiny", image_size: int = 64, seed: int = 0) -> Path:
-    """Build a random-init VLM of `family` and save model + processor to `out_dir`; returns `out_dir`.
-
-    Deterministic for a given (family, size, image_size, seed). `image_size` is the camera resolution the model
-    is sized for: the fixed input size of the Idefics3/SmolVLM and PaliGemma encoders, the largest image
-    Qwen's processor keeps without downscaling."""
+def make_tiny_vlm(family: str, size: str = "tiny", image_size: int = 64, seed: int = 0):
+    """The (model, processor) pair `build_tiny_vlm` saves, in memory; deterministic for its arguments."""
     if family not in FAMILIES:
         raise ValueError(f"family={family!r} is not buildable; choose one of {', '.join(FAMILIES)}")
     if size not in SIZES:
@@ -429,20 +425,36 @@ def build_tiny_vlm(family: str, out_dir: Path, size: str = "tiny", image_size: i
     if image_size < 16:
         raise ValueError(f"image_size={image_size} is too small; use 16 or more (64 is the default)")
     d = _DIMS[size]
-    out_dir = Path(out_dir)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if family in ("qwen2_vl", "qwen2_5_vl"):
-            model, processor = _build_qwen(family, d, image_size)
-        elif family in ("idefics3", "smolvlm"):
-            model, processor = _build_idefics(family, d, image_size)
-        else:
-            model, processor = _build_paligemma(d, image_size)
+            return _build_qwen(family, d, image_size)
+        if family in ("idefics3", "smolvlm"):
+            return _build_idefics(family, d, image_size)
+        return _build_paligemma(d, image_size)
+
+
+def build_tiny_vlm(
+    family: str, out_dir: Path, size: str = "tiny", image_size: int = 64, seed: int = 0
+) -> Path:
+    """Build a random-init VLM of `family` and save model + processor to `out_dir`; returns `out_dir`.
+
+    Deterministic for a given (family, size, image_size, seed). `image_size` is the camera resolution the model
+    is sized for: the fixed input size of the Idefics3/SmolVLM and PaliGemma encoders (Qwen2(.5)-VL take any
+    size, as their real checkpoints do)."""
+    model, processor = make_tiny_vlm(family, size=size, image_size=image_size, seed=seed)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
     n_params = sum(p.numel() for p in model.parameters())
-    info = {"family": family, "size": size, "image_size": image_size, "seed": seed, "num_parameters": n_params}
+    info = {
+        "family": family,
+        "size": size,
+        "image_size": image_size,
+        "seed": seed,
+        "num_parameters": n_params,
+    }
     (out_dir / "wbvla_tiny_vlm.json").write_text(json.dumps(info, indent=2) + "\n")
     return out_dir
 

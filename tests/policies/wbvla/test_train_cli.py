@@ -74,7 +74,7 @@ def first_frame_batch(dataset: Path) -> dict:
 def test_lerobot_train_kill_resume_push_and_reload_by_repo_id(
     tmp_path, x2_record_dataset, tiny_qwen2_vl_dir, tiny_lam_dir, subprocess_env, unique_repo_id, hub_api
 ):
-    from lerobot.processor import PolicyProcessorPipeline
+    from lerobot.policies.factory import make_pre_post_processors
 
     from lerobot_wbvla.policies.wbvla import WbvlaPolicy
 
@@ -86,27 +86,34 @@ def test_lerobot_train_kill_resume_push_and_reload_by_repo_id(
         x2_record_dataset,
         vlm,
         tiny_lam_dir,
-        steps=40,
+        steps=60,
         save_freq=20,
         **{"policy.push_to_hub": "true", "policy.repo_id": repo_id},
     )
-    proc = subprocess.Popen(
-        args,
-        env=subprocess_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    ckpt20 = out / "checkpoints" / "000020" / "pretrained_model" / "model.safetensors"
-    deadline = time.monotonic() + 900
-    while not ckpt20.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGKILL)
-    first_log = proc.communicate()[0]
-    assert ckpt20.exists(), first_log[-4000:]
-    assert not (out / "checkpoints" / "000040").exists(), "the run ended before it could be killed"
+    log_path = tmp_path / "first_run.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen(
+            args,
+            env=subprocess_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        last = out / "checkpoints" / "last"
+        deadline = time.monotonic() + 900
+        # kill as soon as the step-20 checkpoint is complete (LeRobot points `last` at it after writing it)
+        while proc.poll() is None and time.monotonic() < deadline:
+            if last.is_symlink() and last.resolve().name == "000020":
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    first_log = log_path.read_text()
+    assert (out / "checkpoints" / "000020" / "pretrained_model" / "model.safetensors").exists(), first_log[
+        -4000:
+    ]
+    assert not (out / "checkpoints" / "000060").exists(), "the run ended before it could be killed"
     shutil.rmtree(vlm)
 
     resumed = run(
@@ -121,7 +128,7 @@ def test_lerobot_train_kill_resume_push_and_reload_by_repo_id(
     first, second = losses(first_log), losses(log2)
     assert first and second and min(second) > 20, (sorted(first), sorted(second))  # resumed after step 20
     assert second[max(second)] < first[min(first)], (first, second)  # the loss fell over the run
-    assert (out / "checkpoints" / "000040" / "pretrained_model" / "vlm" / "config.json").is_file()
+    assert (out / "checkpoints" / "000060" / "pretrained_model" / "vlm" / "config.json").is_file()
 
     files = set(hub_api.list_repo_files(repo_id))
     assert {
@@ -134,13 +141,12 @@ def test_lerobot_train_kill_resume_push_and_reload_by_repo_id(
     card = (Path(hub_api.hf_hub_download(repo_id, "README.md"))).read_text()
     assert str(vlm) in card and str(tiny_lam_dir) in card and "WholeBodyVLA" in card
 
-    local = out / "checkpoints" / "000040" / "pretrained_model"
+    local = out / "checkpoints" / "000060" / "pretrained_model"
     batch = first_frame_batch(x2_record_dataset)
     actions = []
     for source in (local, repo_id):
         policy = WbvlaPolicy.from_pretrained(source)
-        pre = PolicyProcessorPipeline.from_pretrained(source, config_filename="policy_preprocessor.json")
-        post = PolicyProcessorPipeline.from_pretrained(source, config_filename="policy_postprocessor.json")
+        pre, post = make_pre_post_processors(policy.config, pretrained_path=str(source))
         actions.append(post(policy.select_action(pre(dict(batch)))))
     assert torch.equal(actions[0], actions[1])
 
@@ -187,7 +193,7 @@ def test_latent_pretraining_on_video_then_fine_tuning_on_demos(
     from safetensors.torch import load_file
 
     from lerobot_wbvla.datasets.egovideo import EgoVideoConfig, generate
-    from lerobot_wbvla.datasets.egovideo_to_lerobot import EgoVideoToLeRobotConfig, convert_egovideo
+    from lerobot_wbvla.policies.wbvla.video_dataset import EgoVideoToLeRobotConfig, convert_egovideo
 
     video = generate(
         EgoVideoConfig(
