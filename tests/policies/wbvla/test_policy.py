@@ -281,3 +281,15 @@ def test_bad_inputs_give_one_clear_error(tiny_qwen2_vl_dir, tiny_lam_dir):
         WbvlaTaskProcessorStep().complementary_data({"task": ["  "]})
     with pytest.raises(ValueError, match="--policy.vlm_training='half'"):
         make_config(tiny_qwen2_vl_dir, None, vlm_training="half")
+
+
+def test_sidecar_mode_names_the_codes_of_another_revision(tmp_path, tiny_qwen2_vl_dir, tiny_lam_dir):
+    from lerobot_wbvla.policies.wbvla.lam_teacher import LAMMismatchError
+
+    other = tmp_path / "lam_codes" / "me__lam@v1.parquet"
+    other.parent.mkdir()
+    other.write_bytes(b"")  # its name is enough: the policy's LAM has no file here
+    with pytest.raises(LAMMismatchError, match=r"no codes of LAM .*only me__lam@v1.parquet.*wbvla-lam-label"):
+        make_policy(tiny_qwen2_vl_dir, tiny_lam_dir, dataset_meta=meta(tmp_path), teacher_labels="sidecar")
+    # auto: no sidecar for this LAM -> labels on the fly, no error
+    assert make_policy(tiny_qwen2_vl_dir, tiny_lam_dir, dataset_meta=meta(tmp_path))._sidecar is None

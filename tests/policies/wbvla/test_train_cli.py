@@ -227,10 +227,11 @@ def test_latent_pretraining_on_video_then_fine_tuning_on_demos(
     args = [
         a
         for a in train_args(ft_out, x2_record_dataset, tiny_qwen2_vl_dir, None, steps=2)
-        if not a.startswith("--policy.")
+        if not a.startswith(("--policy.", "--log_freq"))
     ]
     log = run(
-        args + [f"--policy.path={pre_ckpt}", "--policy.push_to_hub=false", "--policy.device=cpu"],
+        args
+        + [f"--policy.path={pre_ckpt}", "--policy.push_to_hub=false", "--policy.device=cpu", "--log_freq=1"],
         subprocess_env,
     )
     assert "loss_action_l1" in log.stdout + log.stderr
