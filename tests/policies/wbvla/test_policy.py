@@ -293,3 +293,30 @@ def test_sidecar_mode_names_the_codes_of_another_revision(tmp_path, tiny_qwen2_v
         make_policy(tiny_qwen2_vl_dir, tiny_lam_dir, dataset_meta=meta(tmp_path), teacher_labels="sidecar")
     # auto: no sidecar for this LAM -> labels on the fly, no error
     assert make_policy(tiny_qwen2_vl_dir, tiny_lam_dir, dataset_meta=meta(tmp_path))._sidecar is None
+
+
+def test_training_frames_get_camera_noise_and_lighting_evaluation_frames_do_not(
+    tiny_qwen2_vl_dir, monkeypatch
+):
+    p = make_policy(tiny_qwen2_vl_dir, None)
+    seen: list[torch.Tensor] = []
+    original = p.vlm.prepare
+
+    def spy(images, tasks):
+        seen.append(images[0].clone())
+        return original(images, tasks)
+
+    monkeypatch.setattr(p.vlm, "prepare", spy)
+    batch = train_batch()
+    p.train()
+    p.forward(batch)
+    p.eval()
+    p.forward(batch)
+    raw = batch[IMG][:, 0]
+    assert not torch.allclose(seen[0], raw, atol=1e-3), "training frames were not augmented"
+    assert seen[0].min() >= 0 and seen[0].max() <= 1
+    assert torch.equal(seen[1], raw)
+    p.config.camera_augment = False
+    p.train()
+    p.forward(batch)
+    assert torch.equal(seen[2], raw)
