@@ -243,7 +243,7 @@ class VLMBackbone(nn.Module):
         return {k: v for k, v in out.items() if isinstance(v, torch.Tensor) and k != "labels"}
 
     def _length(self, hw: list[tuple[int, int]]) -> int:
-        """Fixed sequence length for this camera setup: the prompt with an empty task + max_text_tokens."""
+        """Longest sequence for this camera setup: the prompt with an empty task + max_text_tokens."""
         key = tuple(hw)
         if key not in self._fixed_len:
             blank = [torch.zeros(3, *size) for size in hw]
@@ -255,8 +255,10 @@ class VLMBackbone(nn.Module):
     def prepare(self, images: list[torch.Tensor], tasks: list[str]) -> dict[str, torch.Tensor]:
         """Camera tensors (each (B, 3, H, W) float in [0, 1]) + B task strings -> model inputs on CPU.
 
-        Deterministic and batch-consistent: sequences have a fixed length that depends only on the camera setup
-        and `max_text_tokens` (tasks are cut to max_text_tokens tokens), right-padded."""
+        Deterministic and batch-consistent: tasks are cut to max_text_tokens tokens and rows are right-padded to
+        the batch's longest (never beyond the prompt + max_text_tokens): under the language model's causal
+        attention a row's real tokens do not see the padding after them, so a row's hidden states (where the mask
+        is set) are those of its batch of one, and short instructions cost no padded tokens."""
         if isinstance(tasks, str):
             raise TypeError("tasks must be a list of strings (one per batch row), not a single string")
         b = len(tasks)
@@ -276,7 +278,6 @@ class VLMBackbone(nn.Module):
         texts = [self._prompt(self._truncate_task(str(t)), len(cams)) for t in tasks]
         out = self._call_processor(texts, per_row)
         length = self._length(hw)
-        pad_id = int(self.processor.tokenizer.pad_token_id)
         for key in _SEQ_KEYS:
             if key not in out:
                 continue
@@ -284,9 +285,6 @@ class VLMBackbone(nn.Module):
             if v.shape[1] > length:
                 # Only trailing text can be cut: images and template come first in every family's prompt.
                 v = v[:, :length]
-            elif v.shape[1] < length:
-                fill = pad_id if key == "input_ids" else 0
-                v = F.pad(v, (0, length - v.shape[1]), value=fill)
             out[key] = v
         return out
 

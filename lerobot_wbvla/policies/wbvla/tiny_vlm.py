@@ -326,7 +326,9 @@ def _build_idefics(family: str, d: _Dims, image_size: int):
         scale_factor=scale,
         image_token_id=tok.convert_tokens_to_ids("<image>"),
         pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=True,
+        # An lm_head of its own, as the released SmolVLM checkpoints: LeRobot's SmolVLA freezes it by name when it
+        # trains the VLM (train_expert_only=False) and refuses a backbone where that name matches nothing.
+        tie_word_embeddings=False,
     )
     if family == "smolvlm":
         config = SmolVLMConfig(**common)

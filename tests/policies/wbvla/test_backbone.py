@@ -72,18 +72,19 @@ def test_prepare_is_batch_consistent(family: str, tiny_vlm_dirs: dict[str, Path]
     again = bb.prepare(images, TASKS)
     for key in batch:
         assert torch.equal(batch[key], again[key]), key
-    lengths = {batch["input_ids"].shape[1]}
+    longest = bb._length([bb.image_hw(48, 64)] * 2)
+    assert batch["input_ids"].shape[1] == longest  # the long third task was cut to max_text_tokens
     with torch.no_grad():
         hidden, mask = bb(batch)
         for i in range(3):
             one = bb.prepare([cam[i : i + 1] for cam in images], TASKS[i : i + 1])
-            lengths.add(one["input_ids"].shape[1])
+            n = one["input_ids"].shape[1]  # a batch of one is padded to its own length only
+            assert n <= longest and bool(one["attention_mask"].all())
             for key in ("input_ids", "attention_mask"):
-                assert torch.equal(one[key][0], batch[key][i]), (key, i)
+                assert torch.equal(one[key][0], batch[key][i, :n]), (key, i)
+            assert not batch["attention_mask"][i, n:].any()
             h1, m1 = bb(one)
-            assert torch.equal(m1[0], mask[i])
             torch.testing.assert_close(h1[0][m1[0]], hidden[i][mask[i]], atol=1e-5, rtol=1e-4)
-    assert len(lengths) == 1  # fixed length: the long third task was cut to max_text_tokens
     assert mask[2].sum() > mask[1].sum()
 
 
