@@ -151,6 +151,34 @@ def test_bad_action_keys_are_rejected_by_name(robot, mutate, match):
     assert robot.backend.sim.sim_time == t0  # nothing was sent
 
 
+def test_an_action_without_loco_keys_drives_the_arms_with_locomotion_stopped(robot, caplog):
+    """lerobot-rollout sends only the `.pos` keys of the action: arms and grippers, no loco.* (LeRobot 0.6.1)."""
+    sim = robot.backend.sim
+    act = _hold_action(robot)
+    act["loco.vx"] = 0.5
+    robot.send_action(act)
+    assert sim.loco.vx == 0.5
+    arm_only = {k: v for k, v in act.items() if not k.startswith("loco.")}
+    arm_only["left_elbow.pos"] += 0.1
+    with caplog.at_level("WARNING"):
+        sent = robot.send_action(arm_only)
+        robot.send_action(arm_only)
+    assert [k for k in sent if k.startswith("loco.")] == [
+        "loco.vx",
+        "loco.vy",
+        "loco.yaw_rate",
+        "loco.height",
+    ]
+    assert sent["loco.vx"] == sent["loco.height"] == 0.0 and sim.loco.vx == 0.0  # stopped, nominal height
+    assert sent["left_elbow.pos"] == pytest.approx(act["left_elbow.pos"] + 0.1)
+    assert sum("no loco.* keys" in r.getMessage() for r in caplog.records) == 1  # said once per connection
+    partial = dict(arm_only, **{"loco.vx": 0.2})
+    with pytest.raises(
+        ActionError, match=r"missing key\(s\) \['loco\.vy', 'loco\.yaw_rate', 'loco\.height'\]"
+    ):
+        robot.send_action(partial)  # some loco keys but not all: still a malformed action
+
+
 def test_action_vectors_need_the_contract_length(robot):
     vec = np.array([_hold_action(robot)[k] for k in ACTION_KEYS])
     sent = robot.send_action(vec)

@@ -26,6 +26,11 @@ from lerobot_wbvla.robots.agibot_x2.joints import LOCO_KEYS
 VLM_TRAINING_MODES = ("full", "freeze_vision", "lora", "frozen")
 TEACHER_LABEL_MODES = ("auto", "sidecar", "on_the_fly")
 AUTOCAST_DTYPES = ("bf16", "fp16", "none")
+STATE_ENTRIES = ("pos_vel", "all")
+# The state entries `lerobot-rollout` gives a policy: LeRobot 0.6.1 builds observation.state from a robot's float
+# features whose names end in these suffixes only (lerobot/rollout/context.py), which leaves out the X2's imu.* and
+# foot_contact.* entries.
+ROLLOUT_STATE_SUFFIXES = (".pos", ".vel")
 # The X2 contract's locomotion command (docs/CONTRACTS.md "Whole-body action"); the loco head predicts these.
 LOCO_ACTION_NAMES = LOCO_KEYS
 # The camera rate the X2 records at: used only to turn a LAM's frame_gap="auto" into frames (checked against the
@@ -49,12 +54,22 @@ class WbvlaConfig(PreTrainedConfig):
     temporal_ensemble_coeff: float | None = None
     # Names of the action vector's entries (filled from the dataset when training starts; saved with the policy).
     action_names: list[str] | None = None
+    # Which entries of observation.state the policy reads. "pos_vel": the joint positions and velocities (names
+    # ending in .pos/.vel), the only ones `lerobot-rollout` passes to a policy; "all": every entry, IMU and foot
+    # contacts too (such a policy runs offline and in lerobot-eval, but not under lerobot-rollout).
+    state_entries: str = "pos_vel"
+    # Names of the dataset's observation.state entries (filled from the dataset when training starts; saved with
+    # the policy). Unknown names (None) -> every entry is read.
+    state_names: list[str] | None = None
 
     normalization_mapping: dict[str, NormalizationMode] = field(
         default_factory=lambda: {
             # The VLM's own processor normalises images; the LAM teacher reads raw [0, 1] frames.
             "VISUAL": NormalizationMode.IDENTITY,
-            "STATE": NormalizationMode.MEAN_STD,
+            # The policy normalises the state entries it reads itself (mean/std of the dataset, kept with its
+            # weights): `lerobot-rollout` passes a policy only the robot's .pos/.vel entries (66 of the X2's 80),
+            # which LeRobot's normaliser, built on the dataset's 80, would refuse.
+            "STATE": NormalizationMode.IDENTITY,
             "ACTION": NormalizationMode.MEAN_STD,
         }
     )
@@ -138,6 +153,7 @@ class WbvlaConfig(PreTrainedConfig):
             ("vlm_training", self.vlm_training, VLM_TRAINING_MODES),
             ("teacher_labels", self.teacher_labels, TEACHER_LABEL_MODES),
             ("autocast_dtype", self.autocast_dtype, AUTOCAST_DTYPES),
+            ("state_entries", self.state_entries, STATE_ENTRIES),
         ):
             if value not in allowed:
                 raise ValueError(f"--policy.{name}={value!r} is not one of {', '.join(allowed)}.")
@@ -233,9 +249,31 @@ class WbvlaConfig(PreTrainedConfig):
             )
 
     @property
-    def state_dim(self) -> int:
+    def state_size(self) -> int:
+        """Entries of the dataset's observation.state (0 when the policy has no state input)."""
         state = self.input_features.get(OBS_STATE)
-        return int(state.shape[0]) if (state is not None and self.use_state) else 0
+        return int(state.shape[0]) if state is not None else 0
+
+    @property
+    def state_indices(self) -> list[int]:
+        """Positions in observation.state of the entries the policy reads (`state_entries`)."""
+        if not self.use_state:
+            return []
+        every = list(range(self.state_size))
+        names = self.state_names
+        if self.state_entries == "all" or names is None:
+            return every
+        if len(names) != self.state_size:
+            raise ValueError(
+                f"--policy.state_names has {len(names)} names but observation.state has {self.state_size} entries: "
+                "leave --policy.state_names unset (it is read from the dataset)."
+            )
+        picked = [i for i, n in enumerate(names) if n.endswith(ROLLOUT_STATE_SUFFIXES)]
+        return picked or every  # names without .pos/.vel: nothing to select by
+
+    @property
+    def state_dim(self) -> int:
+        return len(self.state_indices)
 
     @property
     def action_dim(self) -> int:

@@ -37,7 +37,8 @@ def wbvla_card_section(policy: Any, train_cfg: Any | None, dataset_repo_id: str 
     lines += [
         "",
         "Run it: `lerobot-eval --policy.path=<this repo> --env.type=agibot_x2` (sim), or `lerobot-rollout "
-        "--robot.type=agibot_x2 --policy.path=<this repo>`; install `lerobot_policy_wbvla` first.",
+        '--robot.type=agibot_x2 --policy.path=<this repo> --task="<instruction>" --inference.type=sync` (the '
+        "robot); install `lerobot_policy_wbvla` first.",
         "",
     ]
     return "\n".join(lines)

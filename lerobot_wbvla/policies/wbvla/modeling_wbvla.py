@@ -55,13 +55,13 @@ class WbvlaPolicy(PreTrainedPolicy):
         **kwargs,
     ):
         super().__init__(config)
+        _adopt_dataset_state(config, dataset_meta)
         config.validate_features()
         self.config = config
-        if config.action_names is None and dataset_meta is not None and ACTION in dataset_meta.features:
-            names = dataset_meta.features[ACTION].get("names")
-            if isinstance(names, dict):  # LeRobot's {"motors": [...]} form
-                names = next(iter(names.values()))
-            config.action_names = list(names) if names else None
+        if config.action_names is None:
+            config.action_names = _feature_names(dataset_meta, ACTION)
+        if config.state_names is None:
+            config.state_names = _feature_names(dataset_meta, OBS_STATE)
         self._dataset_meta = dataset_meta
 
         if vlm_assets_dir is not None:
@@ -126,6 +126,16 @@ class WbvlaPolicy(PreTrainedPolicy):
                 config.decoder_layers,
                 config.head_dropout,
             )
+
+        # The state entries the decoder reads (config.state_entries; the others never reach the model), and their
+        # mean/std (the dataset's), saved with the weights: the policy normalises them itself.
+        self.register_buffer(
+            "state_idx", torch.tensor(config.state_indices, dtype=torch.long), persistent=False
+        )
+        if config.state_dim > 0:  # (none without a state: a checkpoint fine-tuned later on demos gets them then)
+            mean, std = _state_stats(dataset_stats, config.state_indices)
+            self.register_buffer("state_mean", mean)
+            self.register_buffer("state_std", std)
 
         self._teacher = None
         self._sidecar = None
@@ -252,8 +262,18 @@ class WbvlaPolicy(PreTrainedPolicy):
                 "to train without it."
             )
         state = state[:, 0] if state.dim() == 3 else state
-        # Entries that barely move in the dataset (std ~1e-6) become huge after MEAN_STD normalisation; clipping
-        # keeps one noisy sensor from dominating the decoder's input.
+        width, read = state.shape[-1], len(self.state_idx)
+        if width == self.config.state_size:
+            state = state[:, self.state_idx]
+        elif width != read:  # lerobot-rollout's state holds only the entries the policy reads, in their order
+            raise ValueError(
+                f"observation.state has {width} entries; this wbvla policy was trained on {self.config.state_size} "
+                f"and reads {read} of them. lerobot-rollout passes only the robot's .pos/.vel entries: train the "
+                "policy with --policy.state_entries=pos_vel (the default) to run it there."
+            )
+        state = (state - self.state_mean) / (self.state_std + 1e-8)
+        # Entries that barely move in the dataset (std ~1e-6) become huge after normalisation; clipping keeps one
+        # noisy sensor from dominating the decoder's input.
         return state.clamp(-STATE_CLIP, STATE_CLIP)
 
     def _augment_frames(self, images: list[Tensor]) -> list[Tensor]:
@@ -432,6 +452,41 @@ class WbvlaPolicy(PreTrainedPolicy):
         )
         card.text = card.text + "\n" + wbvla_card_section(self, cfg, dataset_repo_id)
         return card
+
+
+def _adopt_dataset_state(config: WbvlaConfig, dataset_meta) -> None:
+    """Fine-tuning a checkpoint that had no state (latent pretraining on video) on demos that have one: LeRobot's
+    make_policy keeps a checkpoint's input features, so the robot state is added here, or the action decoder would
+    never see it."""
+    if dataset_meta is None or OBS_STATE in config.input_features or not config.use_state:
+        return
+    from lerobot.utils.feature_utils import dataset_to_policy_features
+
+    state = dataset_to_policy_features(dataset_meta.features).get(OBS_STATE)
+    if state is not None:
+        config.input_features = {**config.input_features, OBS_STATE: state}
+
+
+def _state_stats(dataset_stats: dict | None, indices: list[int]) -> tuple[Tensor, Tensor]:
+    """Mean and std of the state entries the policy reads (0 and 1 when the dataset's stats are unknown: a
+    checkpoint's own values are loaded over them)."""
+    stats = (dataset_stats or {}).get(OBS_STATE) or {}
+    if "mean" not in stats or "std" not in stats:
+        return torch.zeros(len(indices)), torch.ones(len(indices))
+    idx = torch.tensor(indices, dtype=torch.long)
+    mean = torch.as_tensor(stats["mean"], dtype=torch.float32).flatten()[idx]
+    std = torch.as_tensor(stats["std"], dtype=torch.float32).flatten()[idx]
+    return mean, std
+
+
+def _feature_names(dataset_meta, key: str) -> list[str] | None:
+    """Names of a dataset feature's entries (None when the dataset or the names are unknown)."""
+    if dataset_meta is None or key not in dataset_meta.features:
+        return None
+    names = dataset_meta.features[key].get("names")
+    if isinstance(names, dict):  # LeRobot's {"motors": [...]} form
+        names = next(iter(names.values()))
+    return list(names) if names else None
 
 
 def resolve_vlm_assets(pretrained_name_or_path: str | Path, **hub_kwargs) -> Path:

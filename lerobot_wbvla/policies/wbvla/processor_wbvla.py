@@ -2,11 +2,12 @@
 
 Pre: LeRobot's named default steps (`rename_observations_processor`, `to_batch_processor`, `device_processor`,
 `normalizer_processor`: `lerobot-eval` and fine-tuning override these by name) plus `wbvla_task`, which checks that
-every sample carries an instruction and cleans it. The task is tokenised and the images are preprocessed by the
-VLM's *own* processor inside the policy (`VLMBackbone.prepare`): that processor interleaves image and text tokens
-in a family-specific way, which a text-only tokenizer step cannot do. Images stay raw [0, 1] floats here
-(normalisation IDENTITY) because the LAM teacher reads them too. State and actions are normalised with the
-dataset's mean/std. Post: unnormalise the action, move it to the CPU.
+every sample carries an instruction and cleans it. The task is tokenised and the images are preprocessed by the VLM's *own* processor inside the policy (`VLMBackbone.prepare`):
+that processor interleaves image and text tokens in a family-specific way, which a text-only tokenizer step cannot
+do. Images stay raw [0, 1] floats here (normalisation IDENTITY) because the LAM teacher reads them too. Actions are
+normalised with the dataset's mean/std; the state is normalised inside the policy (see WbvlaConfig's
+normalization_mapping: `lerobot-rollout` hands it a shorter state than the dataset's). Post: unnormalise the action,
+move it to the CPU.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class WbvlaTaskProcessorStep(ComplementaryDataProcessorStep):
         cleaned = [" ".join(str(t).split()) for t in tasks]
         if any(not t for t in cleaned):
             raise ValueError(
-                "wbvla got an empty task instruction: every sample needs a non-empty 'task' string."
+                "wbvla got an empty task instruction: every sample needs a non-empty 'task' string (lerobot-rollout "
+                "passes '' when given none: add --task=... or --dataset.single_task=...)."
             )
         complementary_data["task"] = cleaned[0] if isinstance(task, str) else cleaned
         return complementary_data

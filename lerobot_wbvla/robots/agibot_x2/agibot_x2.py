@@ -8,7 +8,10 @@ Safety lives here, in front of every backend:
 - arm targets are clamped to the published joint ranges and to `max_joint_step` rad per tick (relative to the
   previous target), grippers to [0, 1] and `max_gripper_step`, loco values to the configured limits;
 - NaN/inf in an action -> the robot holds and `send_action` raises ValueError naming the keys;
-- unknown keys, missing keys or a wrong-length vector -> ValueError naming them (nothing is sent);
+- unknown keys, missing keys or a wrong-length vector -> ValueError naming them (nothing is sent). One exception:
+  a dict with none of the four `loco.*` keys is an arm-only action and locomotion stays stopped at the nominal
+  height (a warning says so once per connection): `lerobot-rollout` (LeRobot 0.6.1) sends a robot only its
+  `.pos`/`.vel` action keys, so this is how a policy drives the X2 there;
 - no action for `action_timeout_s` (wall clock; default on hardware only, see the config) -> a watchdog thread
   switches the robot to `on_timeout` (hold or damp) until the next valid action;
 - when the sim backend's twin was reset (a new scene), the per-tick step limits restart from the reset pose;
@@ -29,7 +32,7 @@ from lerobot.robots.robot import Robot
 
 from .backend import LocoCommand, WholeBodyCommand, X2Backend
 from .config_agibot_x2 import AgibotX2Config
-from .joints import ACTION_KEYS, ARM_JOINTS, GRIPPERS, STATE_KEYS
+from .joints import ACTION_KEYS, ARM_JOINTS, GRIPPERS, LOCO_KEYS, STATE_KEYS
 from .params import joint_params
 
 logger = logging.getLogger(__name__)
@@ -84,6 +87,7 @@ class AgibotX2(Robot):
         self._hi = np.concatenate([self._hi, [c.max_vx, c.max_vy, c.max_yaw_rate]])
         self._step = np.array([c.max_joint_step] * len(ARM_JOINTS) + [c.max_gripper_step] * len(GRIPPERS))
         self._neg_step = -self._step
+        self._warned_no_loco = False
 
     def __str__(self) -> str:
         """LeRobot's "<id> <class>" when an id is set; otherwise the class and backend (LeRobot printed
@@ -138,6 +142,7 @@ class AgibotX2(Robot):
         backend = make_backend(self.config)
         backend.connect()
         self.backend = backend
+        self._warned_no_loco = False
         self._sync_targets_to_state()
         self._last_action_time = time.monotonic()
         # After connect the robot holds its pose; the watchdog arms with the first action.
@@ -218,11 +223,19 @@ class AgibotX2(Robot):
                 f"agibot_x2 action has unknown key(s) {unknown}; expected exactly {list(ACTION_KEYS)}"
             )
         missing = [k for k in ACTION_KEYS if k not in action]
-        if missing:
+        arm_only = missing == list(LOCO_KEYS)  # no locomotion command at all: 0 = stop, nominal height
+        if missing and not arm_only:
             raise ActionError(f"agibot_x2 action is missing key(s) {missing}; expected {list(ACTION_KEYS)}")
+        if arm_only and not self._warned_no_loco:
+            self._warned_no_loco = True
+            logger.warning(
+                "%s: the actions carry no loco.* keys (lerobot-rollout sends only .pos/.vel keys): arms and "
+                "grippers follow them, locomotion stays stopped at the nominal height",
+                self,
+            )
         out = np.empty(len(ACTION_KEYS))
         for i, k in enumerate(ACTION_KEYS):
-            v = action[k]
+            v = action.get(k, 0.0) if arm_only else action[k]
             try:
                 arr = np.asarray(v, dtype=float)
             except (TypeError, ValueError):

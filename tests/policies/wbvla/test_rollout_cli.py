@@ -3,7 +3,7 @@
 LeRobot 0.6.1's rollout passes a policy only the robot's `.pos`/`.vel` float features as observation.state and sends
 the robot only its `.pos`/`.vel` action keys (lerobot/rollout/context.py). For the X2 that leaves out imu.* and
 foot_contact.* (66 of the dataset's 80 state entries) and the four loco.* action keys. The policy reads only the
-joint entries by default (`--policy.state_entries=pos_vel`, placed by its `wbvla_state_layout` step) and the robot
+joint entries by default (`--policy.state_entries=pos_vel`; it normalises them itself) and the robot
 takes an action without loco.* keys as "arms only, locomotion stopped". Checked here: a trained checkpoint drives
 one episode with `--inference.type=sync` and the rollout is recorded as a dataset; `--inference.type=rtc` is refused
 before the robot is touched (wbvla has no RTC); the rollout's short state gives the same actions as the full one.
@@ -219,4 +219,4 @@ def test_the_rollout_state_gives_the_same_actions_as_the_recorded_state(tiny_qwe
     policy_all, pre_all, _ = policy_and_processors(state_entries="all")
     assert policy_all.config.state_dim == n_s
     with pytest.raises(ValueError, match=r"--policy\.state_entries=pos_vel"):
-        pre_all({"observation.state": state[joints], IMG: image, "task": task})
+        policy_all.select_action(pre_all({"observation.state": state[joints], IMG: image, "task": task}))

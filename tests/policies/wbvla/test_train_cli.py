@@ -237,6 +237,7 @@ def test_latent_pretraining_on_video_then_fine_tuning_on_demos(
     assert "loss_action_l1" in log.stdout + log.stderr
     ft_w = load_file(str(ft_out / "checkpoints" / "last" / "pretrained_model" / "model.safetensors"))
     assert any(k.startswith("decoder.") for k in ft_w)
+    assert "decoder.state_in.weight" in ft_w and "state_mean" in ft_w  # the demos' state reaches the decoder
     # the fine-tuned projector started from the pretrained one (two small steps away, not a fresh init)
     for k in (k for k in pre_w if k.startswith("projector.")):
         assert (ft_w[k] - pre_w[k]).abs().max() < 5e-3, k
