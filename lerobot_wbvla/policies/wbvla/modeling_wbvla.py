@@ -132,7 +132,9 @@ class WbvlaPolicy(PreTrainedPolicy):
         self.register_buffer(
             "state_idx", torch.tensor(config.state_indices, dtype=torch.long), persistent=False
         )
-        if config.state_dim > 0:  # (none without a state: a checkpoint fine-tuned later on demos gets them then)
+        if (
+            config.state_dim > 0
+        ):  # (none without a state: a checkpoint fine-tuned later on demos gets them then)
             mean, std = _state_stats(dataset_stats, config.state_indices)
             self.register_buffer("state_mean", mean)
             self.register_buffer("state_std", std)
