@@ -76,35 +76,9 @@ def rollout_args(policy: Path, root: Path, inference: str, episode_time_s: float
 
 
 @pytest.fixture(scope="module")
-def rollout_policy(
-    tmp_path_factory, x2_record_dataset, tiny_qwen2_vl_dir, tiny_lam_dir, subprocess_env_session
-) -> Path:
+def rollout_policy(wbvla_checkpoint: Path) -> Path:
     """A tiny wbvla checkpoint trained for a few steps by lerobot-train on a lerobot-record dataset."""
-    out = tmp_path_factory.mktemp("rollout_train") / "train"
-    args = [
-        TRAIN,
-        "--policy.type=wbvla",
-        f"--policy.vlm_model_name={tiny_qwen2_vl_dir}",
-        f"--policy.lam={tiny_lam_dir}",
-        "--policy.vlm_image_size=56",
-        "--policy.chunk_size=8",
-        "--policy.n_action_steps=4",
-        "--policy.head_dim=64",
-        "--policy.device=cpu",
-        "--policy.push_to_hub=false",
-        f"--dataset.repo_id=wbvla-tests/{x2_record_dataset.name}",
-        f"--dataset.root={x2_record_dataset}",
-        "--dataset.video_backend=pyav",
-        "--batch_size=4",
-        "--steps=4",
-        "--num_workers=0",
-        f"--output_dir={out}",
-        "--wandb.enable=false",
-        "--seed=1",
-    ]
-    proc = run(args, subprocess_env_session, timeout=900)
-    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-5000:])
-    return out / "checkpoints" / "last" / "pretrained_model"
+    return wbvla_checkpoint
 
 
 @pytest.mark.slow

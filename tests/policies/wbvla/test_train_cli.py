@@ -151,26 +151,12 @@ def test_lerobot_train_kill_resume_push_and_reload_by_repo_id(
     assert torch.equal(actions[0], actions[1])
 
 
-def test_lerobot_eval_runs_a_trained_wbvla_with_a_batch_of_envs(
-    tmp_path, x2_record_dataset, tiny_qwen2_vl_dir, tiny_lam_dir, subprocess_env
-):
-    out = tmp_path / "train"
-    run(
-        train_args(
-            out,
-            x2_record_dataset,
-            tiny_qwen2_vl_dir,
-            tiny_lam_dir,
-            steps=4,
-            **{"policy.push_to_hub": "false"},
-        ),
-        subprocess_env,
-    )
+def test_lerobot_eval_runs_a_trained_wbvla_with_a_batch_of_envs(tmp_path, wbvla_checkpoint, subprocess_env):
     eval_dir = tmp_path / "eval"
     run(
         [
             EVAL,
-            f"--policy.path={out / 'checkpoints' / 'last' / 'pretrained_model'}",
+            f"--policy.path={wbvla_checkpoint}",
             "--env.type=agibot_x2",
             "--env.observation_height=48",
             "--env.observation_width=64",
