@@ -130,3 +130,22 @@ def _no_realtime_threads_leak_between_tests():
     demote_realtime_threads()
     yield
     demote_realtime_threads()
+
+
+@pytest.fixture(scope="session")
+def lam_ego_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 short generated clips (train + held-out, 48 px, 24 fps, 1.5 s): rendered once per session."""
+    from lerobot_wbvla.datasets.egovideo import EgoVideoConfig, generate
+
+    cfg = EgoVideoConfig(
+        out_dir=tmp_path_factory.mktemp("lam_ego") / "ego",
+        num_clips=12,
+        height=48,
+        width=48,
+        fps=24,
+        clip_seconds=1.5,
+        heldout_fraction=0.25,
+        seed=0,
+        contact_sheet=False,
+    )
+    return generate(cfg)

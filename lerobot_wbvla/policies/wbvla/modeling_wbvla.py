@@ -31,8 +31,9 @@ from lerobot.utils.constants import ACTION, OBS_STATE
 from torch import Tensor
 
 from lerobot_wbvla.policies.wbvla.backbone import VLMBackbone
-from lerobot_wbvla.policies.wbvla.configuration_wbvla import LOCO_ACTION_NAMES, WbvlaConfig
+from lerobot_wbvla.policies.wbvla.configuration_wbvla import WbvlaConfig
 from lerobot_wbvla.policies.wbvla.heads import ActionDecoder, CodeHead, LatentProjector
+from lerobot_wbvla.robots.agibot_x2.joints import LOCO_KEYS
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class WbvlaPolicy(PreTrainedPolicy):
                     f"--policy.action_names has {len(names)} names but the dataset's action has {config.action_dim} "
                     "entries: leave --policy.action_names unset (it is read from the dataset)."
                 )
-            is_loco = torch.tensor([n in LOCO_ACTION_NAMES for n in names])
+            is_loco = torch.tensor([n in LOCO_KEYS for n in names])
             predicted = ~is_loco if not config.loco_head else torch.ones_like(is_loco)
             self.register_buffer("predicted_idx", torch.nonzero(predicted).flatten(), persistent=False)
             self.register_buffer("loco_in_pred", is_loco[predicted], persistent=False)

@@ -127,6 +127,36 @@ def _rope(head_dim: int, mrope: bool) -> dict:
     return params
 
 
+def _text_config(d: _Dims, vocab_size: int, bos: int, eos: int, pad: int, **extra) -> dict:
+    """The language model's config, shared by every family (each adds its model_type, head_dim or RoPE)."""
+    return dict(
+        vocab_size=vocab_size,
+        hidden_size=d.hidden,
+        intermediate_size=d.intermediate,
+        num_hidden_layers=d.layers,
+        num_attention_heads=d.heads,
+        num_key_value_heads=d.kv_heads,
+        max_position_embeddings=4096,
+        bos_token_id=bos,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        **extra,
+    )
+
+
+def _siglip_vision_config(d: _Dims, image_size: int, patch: int, **extra) -> dict:
+    """The SigLIP-style vision tower of Idefics3/SmolVLM and PaliGemma."""
+    return dict(
+        hidden_size=d.v_hidden,
+        intermediate_size=d.v_intermediate,
+        num_hidden_layers=d.v_layers,
+        num_attention_heads=d.v_heads,
+        image_size=image_size,
+        patch_size=patch,
+        **extra,
+    )
+
+
 # ---------------------------------------------------------------------------------------------- Qwen2(.5)-VL
 _QWEN_SPECIAL = [
     "<|endoftext|>",
@@ -195,18 +225,13 @@ def _build_qwen(family: str, d: _Dims, image_size: int):
     )
     ids = {t: tok.convert_tokens_to_ids(t) for t in _QWEN_SPECIAL}
     head_dim = d.hidden // d.heads
-    text = dict(
-        vocab_size=len(tok),
-        hidden_size=d.hidden,
-        intermediate_size=d.intermediate,
-        num_hidden_layers=d.layers,
-        num_attention_heads=d.heads,
-        num_key_value_heads=d.kv_heads,
-        max_position_embeddings=4096,
+    text = _text_config(
+        d,
+        len(tok),
+        bos=ids["<|endoftext|>"],
+        eos=ids["<|im_end|>"],
+        pad=ids["<|endoftext|>"],
         rope_parameters=_rope(head_dim, mrope=True),
-        bos_token_id=ids["<|endoftext|>"],
-        eos_token_id=ids["<|im_end|>"],
-        pad_token_id=ids["<|endoftext|>"],
     )
     common = dict(
         image_token_id=ids["<|image_pad|>"],
@@ -297,29 +322,17 @@ def _build_idefics(family: str, d: _Dims, image_size: int):
         max_image_size={"longest_edge": image_size},
     )
     head_dim = d.hidden // d.heads
-    text = dict(
+    text = _text_config(
+        d,
+        len(tok),
+        bos=tok.bos_token_id,
+        eos=tok.eos_token_id,
+        pad=tok.pad_token_id,
         model_type="llama",
-        vocab_size=len(tok),
-        hidden_size=d.hidden,
-        intermediate_size=d.intermediate,
-        num_hidden_layers=d.layers,
-        num_attention_heads=d.heads,
-        num_key_value_heads=d.kv_heads,
         head_dim=head_dim,
-        max_position_embeddings=4096,
         rope_parameters=_rope(head_dim, mrope=False),
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
     )
-    vision = dict(
-        hidden_size=d.v_hidden,
-        intermediate_size=d.v_intermediate,
-        num_hidden_layers=d.v_layers,
-        num_attention_heads=d.v_heads,
-        image_size=image_size,
-        patch_size=patch,
-    )
+    vision = _siglip_vision_config(d, image_size, patch)
     common = dict(
         text_config=text,
         vision_config=vision,
@@ -382,29 +395,16 @@ def _build_paligemma(d: _Dims, image_size: int):
     # The processor adds its 1024 <loc> and 128 <seg> tokens: size the vocabulary after building it.
     processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tok)
     head_dim = d.hidden // d.heads
-    text = dict(
+    text = _text_config(
+        d,
+        len(tok),
+        bos=tok.bos_token_id,
+        eos=tok.eos_token_id,
+        pad=tok.pad_token_id,
         model_type="gemma",
-        vocab_size=len(tok),
-        hidden_size=d.hidden,
-        intermediate_size=d.intermediate,
-        num_hidden_layers=d.layers,
-        num_attention_heads=d.heads,
-        num_key_value_heads=d.kv_heads,
         head_dim=head_dim,
-        max_position_embeddings=4096,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
     )
-    vision = dict(
-        hidden_size=d.v_hidden,
-        intermediate_size=d.v_intermediate,
-        num_hidden_layers=d.v_layers,
-        num_attention_heads=d.v_heads,
-        image_size=image_size,
-        patch_size=patch,
-        projection_dim=d.hidden,
-    )
+    vision = _siglip_vision_config(d, image_size, patch, projection_dim=d.hidden)
     config = PaliGemmaConfig(
         text_config=text,
         vision_config=vision,

@@ -32,29 +32,10 @@ REPO_ID = "local/ego"
 
 
 @pytest.fixture(scope="module")
-def ego_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """12 short generated clips (train + held-out, 48 px, 24 fps, 1.5 s), as in tests/lam/conftest.py."""
-    from lerobot_wbvla.datasets.egovideo import EgoVideoConfig, generate
-
-    cfg = EgoVideoConfig(
-        out_dir=tmp_path_factory.mktemp("ego_src") / "ego",
-        num_clips=12,
-        height=48,
-        width=48,
-        fps=24,
-        clip_seconds=1.5,
-        heldout_fraction=0.25,
-        seed=0,
-        contact_sheet=False,
-    )
-    return generate(cfg)
-
-
-@pytest.fixture(scope="module")
-def converted(ego_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def converted(lam_ego_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ego_lerobot") / "ds"
     return convert_egovideo(
-        EgoVideoToLeRobotConfig(video_root=ego_root, repo_id=REPO_ID, root=root, split="all")
+        EgoVideoToLeRobotConfig(video_root=lam_ego_root, repo_id=REPO_ID, root=root, split="all")
     )
 
 
@@ -104,8 +85,8 @@ def test_task_strings_cover_every_class_and_primitive() -> None:
     assert clip_task(_record("sequence", [], still)) == "stand still"
 
 
-def test_converts_generated_clips(ego_root: Path, converted: Path) -> None:
-    records = read_labels(ego_root)
+def test_converts_generated_clips(lam_ego_root: Path, converted: Path) -> None:
+    records = read_labels(lam_ego_root)
     ds = _load(converted)
     meta = ds.meta
     assert "action" not in meta.features
@@ -127,7 +108,7 @@ def test_converts_generated_clips(ego_root: Path, converted: Path) -> None:
     from lerobot_wbvla.datasets.video import decode_video
 
     ep = 5
-    source = decode_video(ego_root / records[ep].clip).frames
+    source = decode_video(lam_ego_root / records[ep].clip).frames
     start = int(episodes["dataset_from_index"][ep])
     for t in (0, records[ep].n_frames // 2, records[ep].n_frames - 1):
         item = ds[start + t]
@@ -136,7 +117,7 @@ def test_converts_generated_clips(ego_root: Path, converted: Path) -> None:
         assert (item[IMAGE_KEY] - want).abs().mean() < 8 / 255
 
     src = json.loads((converted / "meta" / SOURCE_META_FILE).read_text())
-    assert src["video_root"] == str(ego_root.resolve()) and src["primitive_tasks"] == PRIMITIVE_TASKS
+    assert src["video_root"] == str(lam_ego_root.resolve()) and src["primitive_tasks"] == PRIMITIVE_TASKS
     assert [e["clip"] for e in src["episodes"]] == [r.clip for r in records]
     assert [e["split"] for e in src["episodes"]] == [r.split for r in records]
     assert not _leftovers(converted) and not (converted / "images").exists()
@@ -147,12 +128,12 @@ def test_converts_generated_clips(ego_root: Path, converted: Path) -> None:
 
 
 def test_cli_split_resize_max_clips_and_overwrite(
-    ego_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    lam_ego_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    heldout = [r for r in read_labels(ego_root) if r.split == "heldout"]
+    heldout = [r for r in read_labels(lam_ego_root) if r.split == "heldout"]
     assert len(heldout) >= 2
     root = tmp_path / "out" / "ds"
-    args = [f"--video_root={ego_root}", f"--repo_id={REPO_ID}", f"--root={root}", "--split=heldout"]
+    args = [f"--video_root={lam_ego_root}", f"--repo_id={REPO_ID}", f"--root={root}", "--split=heldout"]
     main([*args, "--image_size=32", "--max_clips=2"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"root": str(root)}
     meta = _load(root).meta
@@ -175,12 +156,14 @@ def test_cli_split_resize_max_clips_and_overwrite(
     (other / "keep.txt").write_text("mine")
     with pytest.raises(EgoVideoConvertError, match="not a LeRobot dataset"):
         convert_egovideo(
-            EgoVideoToLeRobotConfig(video_root=ego_root, root=other, overwrite=True, max_clips=1)
+            EgoVideoToLeRobotConfig(video_root=lam_ego_root, root=other, overwrite=True, max_clips=1)
         )
     assert (other / "keep.txt").read_text() == "mine"
 
 
-def test_bad_video_root_leaves_nothing(ego_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_bad_video_root_leaves_nothing(
+    lam_ego_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     root = tmp_path / "out" / "ds"
 
     def fails(video_root: Path, match: str) -> None:
@@ -196,21 +179,21 @@ def test_bad_video_root_leaves_nothing(ego_root: Path, tmp_path: Path, capsys: p
     fails(tmp_path / "empty", "holds no labels.jsonl")
 
     broken = tmp_path / "broken"
-    shutil.copytree(ego_root, broken)
+    shutil.copytree(lam_ego_root, broken)
     clip = broken / read_labels(broken)[3].clip
     clip.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])  # truncated
     fails(broken, clip.name)
 
-    shutil.copytree(ego_root, broken, dirs_exist_ok=True)
+    shutil.copytree(lam_ego_root, broken, dirs_exist_ok=True)
     clip.unlink()
     fails(broken, "not found")
 
     with pytest.raises(EgoVideoConvertError, match="--split='val'"):
-        EgoVideoToLeRobotConfig(video_root=ego_root, split="val")
+        EgoVideoToLeRobotConfig(video_root=lam_ego_root, split="val")
 
 
 def test_failure_mid_conversion_leaves_nothing(
-    ego_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    lam_ego_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     """A clip that fails to decode after some episodes were written: no dataset, no temporary folder."""
     from lerobot_wbvla.datasets.video import VideoReadError
@@ -230,7 +213,7 @@ def test_failure_mid_conversion_leaves_nothing(
     monkeypatch.setattr(VideoFolderSource, "read_clip", failing_read_clip)
     root = tmp_path / "new" / "deeper" / "ds"
     with pytest.raises(SystemExit):
-        main([f"--video_root={ego_root}", f"--root={root}"])
+        main([f"--video_root={lam_ego_root}", f"--root={root}"])
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"{PROG}: error: --video_root=") and "is corrupt" in err[-1]
     assert len(calls) == 3 and not (tmp_path / "new").exists()
