@@ -28,8 +28,12 @@ from . import params as P
 PAYLOAD_RADIUS = 0.04  # m: a 8 cm ball, about a bottle or a box corner in the grip
 
 
-def set_hand_payload(model: mujoco.MjModel, side: str, mass: float) -> None:
-    """Make the `side` ("left" | "right") gripper hold a `mass` kg ball at its tool point (0 = empty hand)."""
+def set_hand_payload(
+    model: mujoco.MjModel, side: str, mass: float, scratch: mujoco.MjData | None = None
+) -> None:
+    """Make the `side` ("left" | "right") gripper hold a `mass` kg ball at its tool point (0 = empty hand).
+    `scratch`: an MjData of `model` that mj_setConst may overwrite (its state is lost: set it afterwards); None
+    allocates one (slow for a large model: the LMO's env, which resets often, passes its own)."""
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right', got {side!r}")
     if not np.isfinite(mass) or mass < 0:
@@ -55,8 +59,9 @@ def set_hand_payload(model: mujoco.MjModel, side: str, mass: float) -> None:
     model.body_ipos[body] = com
     model.body_inertia[body] = principal
     model.body_iquat[body] = quat
-    # Subtree masses and the solver's inverse weights depend on the masses (scratch data: the caller's is untouched).
-    mujoco.mj_setConst(model, mujoco.MjData(model))
+    # Subtree masses and the solver's inverse weights depend on the masses (scratch data: the caller's is untouched
+    # unless passed as `scratch`).
+    mujoco.mj_setConst(model, scratch if scratch is not None else mujoco.MjData(model))
 
 
 def hand_payload(model: mujoco.MjModel, side: str) -> float:

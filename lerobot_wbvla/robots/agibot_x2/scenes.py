@@ -355,3 +355,32 @@ def build_cart_push(spec: mujoco.MjSpec) -> SceneHandles:
         sites={},
         randomise=randomise,
     )
+
+
+# Rough ground for locomotion training and evaluation (lmo/): a 20 x 20 m heightfield over the floor, flat until a
+# user (the LMO's terrain randomisation) writes `model.hfield_data` of "terrain": heights in [0, 1] scale to
+# [0, TERRAIN_MAX_HEIGHT] m above the floor. 0.1 m grid; a bump field of a few cm is what the article's
+# "terrain roughness 0-5 cm" randomises.
+TERRAIN_HALF = 10.0  # m
+TERRAIN_CELLS = 201  # samples per side (0.1 m spacing)
+TERRAIN_MAX_HEIGHT = 0.05  # m
+
+
+@register_scene("rough_floor")
+def build_rough_floor(spec: mujoco.MjSpec) -> SceneHandles:
+    """The floor plus a flat-by-default heightfield `terrain` (see TERRAIN_* above)."""
+    spec.add_hfield(
+        name="terrain",
+        size=(TERRAIN_HALF, TERRAIN_HALF, TERRAIN_MAX_HEIGHT, 0.01),
+        nrow=TERRAIN_CELLS,
+        ncol=TERRAIN_CELLS,
+        userdata=[0.0] * (TERRAIN_CELLS * TERRAIN_CELLS),
+    )
+    spec.worldbody.add_geom(
+        name="terrain",
+        type=mujoco.mjtGeom.mjGEOM_HFIELD,
+        hfieldname="terrain",
+        pos=(0, 0, 0),
+        rgba=(0.5, 0.5, 0.47, 1.0),
+    )
+    return SceneHandles(task="stand and walk on rough ground")

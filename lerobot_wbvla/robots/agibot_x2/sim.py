@@ -22,7 +22,8 @@ import itertools
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -73,6 +74,9 @@ class X2SimConfig:
     waist: str = "3dof"
     # Name of the lower-body controller (lower_body.py registry).
     lower_body_controller: str = "stand"
+    # Keyword options of that controller's factory, e.g. {"path": <export folder or repo id>, "revision": None}
+    # for `lmo` (lmo/controller.py); empty for the built-in controllers.
+    lower_body_options: dict[str, Any] = field(default_factory=dict)
     # Feed-forward gravity (and Coriolis) torques on waist, arm and head joints, as the robot's motion controller
     # does; without it the arm PD sags ~0.05 rad under the arm's weight and the waist ~0.09 rad when an arm reaches
     # forward. The feed-forward is the bias term of the joint's own position actuator (recomputed every physics
@@ -127,7 +131,9 @@ class X2Sim:
         self.task: str = self.scene.task
         self.model: mujoco.MjModel = spec.compile()
         self.data: mujoco.MjData = mujoco.MjData(self.model)
-        self.lower_body = lower_body or lb.make_lower_body_controller(cfg.lower_body_controller)
+        self.lower_body = lower_body or lb.make_lower_body_controller(
+            cfg.lower_body_controller, **cfg.lower_body_options
+        )
         self._index()
         self.default_gains = mjcf.default_gains()
         self.set_gains(gains or {})
@@ -595,13 +601,7 @@ class X2Sim:
             for i, (gid, half_h) in enumerate(self._pad_z):  # four pads: a plain loop beats array ops here
                 if xpos.item(gid, 2) - half_h < CONTACT_HEIGHT:
                     out[i] = 1.0
-        if d.ncon:  # a few contacts per step: a plain loop beats array ops here
-            pad_slot, robot_geom = self._pad_slot_of_geom, self._robot_geom_ids
-            for g1, g2 in d.contact.geom.tolist():
-                if g1 in pad_slot and g2 not in robot_geom:
-                    out[pad_slot[g1]] = 1.0
-                if g2 in pad_slot and g1 not in robot_geom:
-                    out[pad_slot[g2]] = 1.0
+        pad_contacts(d, self._pad_slot_of_geom, self._robot_geom_ids, out)
         return out
 
     def base_pose(self) -> tuple[np.ndarray, float]:
@@ -637,3 +637,17 @@ class X2Sim:
         for r in self._renderers.values():
             r.close()
         self._renderers.clear()
+
+
+def pad_contacts(
+    data: mujoco.MjData, pad_slot_of_geom: Mapping[int, int], robot_geom_ids: frozenset[int], out: np.ndarray
+) -> np.ndarray:
+    """Set out[slot] = 1 for every foot pad (geom id -> slot) touching a geom outside the robot; shared by the twin
+    and the LMO's vectorized env (lmo/env/), so both report foot contacts the same way."""
+    if data.ncon:  # a few contacts per step: a plain loop beats array ops here
+        for g1, g2 in data.contact.geom.tolist():
+            if g1 in pad_slot_of_geom and g2 not in robot_geom_ids:
+                out[pad_slot_of_geom[g1]] = 1.0
+            if g2 in pad_slot_of_geom and g1 not in robot_geom_ids:
+                out[pad_slot_of_geom[g2]] = 1.0
+    return out

@@ -1,0 +1,410 @@
+"""X2LMOVecEnv: the LMO's training env, N copies of the X2 twin on CPU behind RSL-RL's VecEnv.
+
+The physics is the twin's own model: one `X2Sim(base_mode="physical")` is built (the same generated MJCF, gains
+and PD actuators as the robot's sim backend), settled in its standing pose, and every env gets its own copy of the
+compiled MjModel and an MjData. Own models make domain randomization a write into that env's model (friction,
+payload, motor strength, CoM, terrain), with no per-step swapping.
+
+One control step (50 Hz) of every env: the arm targets of the env's motion clip, the policy's leg PD targets
+(stance + action_scale * action, through the env's action delay, exact to the physics step), a push if one is due,
+`decimation` physics steps, then the gravity feed-forward of the waist/head/arm actuators from the new state (the
+twin updates it every physics step; here once per control step, 20 ms stale). Then one pass gathers the state
+arrays (`StepState`), the reward / termination terms run vectorized, ended envs are reset (auto-reset, time-outs
+in `extras["time_outs"]`), and the observation is built by `mdp.observations` from the IMU as it was `imu_lag`
+physics steps ago (in whole control periods).
+
+Observation groups: `policy` (the layout of lmo/layout.py: 294 values with the article's LAM) and `critic` (the
+policy observation with the clean z_t, plus privileged state when `privileged_critic`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import replace
+
+import mujoco
+import numpy as np
+import torch
+from rsl_rl.env import VecEnv
+from tensordict import TensorDict
+
+from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig
+from lerobot_wbvla.lmo.layout import ObservationLayout
+from lerobot_wbvla.lmo.mdp import events
+from lerobot_wbvla.lmo.mdp.observations import STANCE, ProprioHistory, build_observation, proprio_vector
+from lerobot_wbvla.lmo.mdp.rewards import RewardManager
+from lerobot_wbvla.lmo.mdp.state import StepState, heading_frame_xy, yaw_of
+from lerobot_wbvla.lmo.mdp.terminations import fallen
+from lerobot_wbvla.lmo.proprio import Proprio
+from lerobot_wbvla.robots.agibot_x2 import mjcf
+from lerobot_wbvla.robots.agibot_x2 import params as P
+from lerobot_wbvla.robots.agibot_x2.joints import (
+    ARM_JOINTS,
+    BODY_JOINTS,
+    GRIPPERS,
+    HEAD_JOINTS,
+    LEG_JOINTS,
+    WAIST_JOINTS,
+)
+from lerobot_wbvla.robots.agibot_x2.sim import X2Sim, X2SimConfig, pad_contacts
+
+PRIVILEGED_BLOCKS: tuple[tuple[str, int], ...] = (
+    ("arm_joint_pos", 14),
+    ("payload_kg", 2),
+    ("push_force", 3),
+    ("base_lin_vel", 3),
+    ("friction", 1),
+    ("motor_strength", 1),
+)
+STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
+
+
+class X2LMOVecEnv(VecEnv):
+    """RSL-RL VecEnv of N X2 twins whose arms replay motion clips. See the module docstring."""
+
+    def __init__(
+        self, cfg: LMOEnvConfig, clips: dict, lam: str | None = None, lam_revision: str | None = None
+    ):
+        """`clips`: the stacked clip library (lmo/clips.py `ClipLibrary.stack()`): arm (C, T, 16), loco (C, T, 4),
+        latent (C, T, D) or None, lengths (C,), all at the control rate."""
+        self.cfg = cfg
+        self.num_envs = n = cfg.num_envs
+        self.num_actions = len(LEG_JOINTS)
+        self.max_episode_length = cfg.max_episode_length
+        self.device = torch.device("cpu")
+        self.dt = 1.0 / cfg.control_hz
+        self.decimation = cfg.decimation
+        self.dr = cfg.domain_rand if cfg.domain_rand.enabled else cfg.domain_rand.off()
+        self.rng = np.random.default_rng(cfg.seed)
+
+        self._load_clips(clips, cfg)
+        latent_dim = self.clip_latent.shape[2] if cfg.conditioning == "latent" else 0
+        self.layout = ObservationLayout(
+            conditioning=cfg.conditioning,
+            latent_dim=latent_dim,
+            history=cfg.history,
+            lam=lam,
+            lam_revision=lam_revision,
+            privileged=PRIVILEGED_BLOCKS if cfg.privileged_critic else (),
+        )
+        self._build_twins(cfg)
+
+        self.episode_length_buf = torch.zeros(n, dtype=torch.long)
+        self.rewards = RewardManager(cfg.reward_weights, replace(cfg.rewards, dt=self.dt), n)
+        self.history = ProprioHistory(n, cfg.history)
+        # Per-env state: actions (current first, then the two before: enough for an 8-step delay at decimation 4),
+        # IMU ring (newest first), clip cursor, pushes, sampled DR values.
+        self._lag_depth = 1 + (max(self.dr.action_lag_steps) + self.decimation - 1) // self.decimation
+        self.action_hist = np.zeros((n, self._lag_depth, 12))
+        self._imu_depth = 1 + round(max(self.dr.imu_lag_steps) / self.decimation)
+        self.imu_hist = np.zeros((n, self._imu_depth, 10))
+        self.action_lag = np.zeros(n, dtype=int)
+        self.imu_lag = np.zeros(n, dtype=int)  # in control periods
+        self.clip_id = np.zeros(n, dtype=int)
+        self.clip_t = np.zeros(n, dtype=int)
+        self.push_start = np.zeros(n)
+        self.push_end = np.zeros(n)
+        self.push_force = np.zeros((n, 3))
+        self.payload = np.zeros((n, 2))
+        self.friction = np.ones(n)
+        self.strength = np.ones(n)
+        self.roughness = np.zeros(n)
+        self.latent_noise = np.zeros((n, max(latent_dim, 1)))
+        self._alloc_gather(n)
+        self.reset()
+
+    # ------------------------------------------------------------------ setup
+    def _load_clips(self, clips: dict, cfg: LMOEnvConfig) -> None:
+        lengths = np.asarray(clips["lengths"], dtype=int)
+        if lengths.size == 0 or lengths.min() < 1:
+            raise ValueError(
+                "the clip library has no clips (or an empty one): build one with lmo.clips.procedural_clips() or "
+                "from recorded demos (lmo.clips.clips_from_dataset) before training"
+            )
+        self.clip_arm = np.asarray(clips["arm"], dtype=np.float64)
+        self.clip_loco = np.asarray(clips["loco"], dtype=np.float64)
+        self.clip_len = lengths
+        latent = clips.get("latent")
+        if cfg.conditioning == "latent" and latent is None:
+            raise ValueError(
+                "conditioning='latent' needs z_t for every clip: attach the frozen LAM's latents first "
+                "(lmo.latents.attach_latents), or train with --env.conditioning=command|none"
+            )
+        self.clip_latent = np.asarray(latent, dtype=np.float64) if latent is not None else None
+
+    def _build_twins(self, cfg: LMOEnvConfig) -> None:
+        twin = X2Sim(
+            X2SimConfig(
+                scene="rough_floor" if cfg.terrain else None,
+                base_mode="physical",
+                physics_hz=cfg.physics_hz,
+                lower_body_hz=cfg.control_hz,
+                head_camera=(64, 64),
+                lower_body_controller="pd_stance",
+            )
+        )
+        self.twin = twin  # kept for its index maps and for rendering (wbvla-eval-lmo)
+        m = twin.model
+        self.leg_qadr = np.array([twin.qadr[j] for j in LEG_JOINTS])
+        self.leg_vadr = np.array([twin.vadr[j] for j in LEG_JOINTS])
+        self.leg_act = np.array([twin.act[j] for j in LEG_JOINTS])
+        self.arm_qadr = np.array([twin.qadr[j] for j in ARM_JOINTS])
+        self.arm_act = np.array([twin.act[j] for j in ARM_JOINTS])
+        self.grip_act = np.array([twin.act[g] for g in GRIPPERS])
+        lo_hi = np.array([mjcf.joint_range(j) for j in LEG_JOINTS])
+        self.leg_lo, self.leg_hi = lo_hi[:, 0], lo_hi[:, 1]
+        self.imu_adr = twin._imu_adr
+        self.pad_ids = twin._pad_ids
+        self.pad_slot = twin._pad_slot_of_geom
+        self.robot_geoms = twin._robot_geom_ids
+        self.comp_dofs = twin._comp_dofs
+        # The gravity-compensated actuators (waist, head, arms) are one contiguous block (X2Sim._index).
+        comp = [twin.act[j] for j in BODY_JOINTS if j in WAIST_JOINTS + HEAD_JOINTS + ARM_JOINTS]
+        self._comp_rows = slice(comp[0], comp[-1] + 1)
+        self.pelvis = twin.pelvis_id
+        self.torso = m.body("torso_link").id
+        ground = [m.geom("floor").id] + ([m.geom("terrain").id] if cfg.terrain else [])
+        self.ground_geoms = frozenset(ground)
+        self.pad_geom_set = frozenset(int(g) for g in self.pad_ids)
+        self.friction_geoms = np.array(ground + [int(g) for g in self.pad_ids])
+        twin.reset(0)
+        self.init_state = np.empty(mujoco.mj_stateSize(m, STATE))
+        mujoco.mj_getState(m, twin.data, self.init_state, STATE)
+        self.init_ctrl = twin.data.ctrl.copy()
+        self.nominal = events.NominalParams.of(m, self.leg_act, self.torso)
+        self.models = [copy.deepcopy(m) for _ in range(self.num_envs)]
+        self.datas = [mujoco.MjData(mi) for mi in self.models]
+        self.comp_bias = [mi.actuator_biasprm[self._comp_rows, 0] for mi in self.models]
+
+    def _alloc_gather(self, n: int) -> None:
+        m = self.twin.model
+        self.qpos = np.zeros((n, m.nq))
+        self.qvel = np.zeros((n, m.nv))
+        self.sens = np.zeros((n, m.nsensordata))
+        self.com = np.zeros((n, 3))
+        self.pads = np.zeros((n, 4, 3))
+        self.contacts = np.zeros((n, 4))
+        self.body_floor = np.zeros(n, dtype=bool)
+        self.prev_action = np.zeros((n, 12))
+
+    # ------------------------------------------------------------------ VecEnv
+    def get_observations(self) -> TensorDict:
+        return self._obs
+
+    def reset(self) -> TensorDict:
+        ids = np.arange(self.num_envs)
+        self._reset_envs(ids)
+        self._obs = self._observe()
+        return self._obs
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        cfg = self.cfg
+        a = actions.detach().to("cpu", torch.float64).numpy()
+        a = np.clip(a, -cfg.clip_actions, cfg.clip_actions)
+        self.prev_action = self.action_hist[:, 0].copy()
+        self.action_hist[:, 1:] = self.action_hist[:, :-1]
+        self.action_hist[:, 0] = a
+        targets = np.clip(STANCE + cfg.action_scale * self.action_hist, self.leg_lo, self.leg_hi)
+        arm = self.clip_arm[self.clip_id, self.clip_t]
+        t_now = self.episode_length_buf.numpy() * self.dt
+        self._schedule_pushes(t_now)
+        for i in range(self.num_envs):
+            self._physics(i, targets[i], arm[i], t_now[i])
+
+        ids = np.arange(self.num_envs)
+        self._gather(ids)
+        state = self._step_state(a)
+        reward, _ = self.rewards.compute(state)
+        self.episode_length_buf += 1
+        terminated = fallen(state, cfg.terminations)
+        time_out = self.episode_length_buf.numpy() >= self.max_episode_length
+        done = terminated | time_out
+        extras: dict = {"time_outs": torch.from_numpy(time_out & ~terminated), "log": {}}
+
+        # advance the clips (the next clip starts where the last one returned to the stance)
+        self.clip_t += 1
+        ended = self.clip_t >= self.clip_len[self.clip_id]
+        if ended.any():
+            self._next_clip(np.flatnonzero(ended))
+
+        done_ids = np.flatnonzero(done)
+        if done_ids.size:
+            steps = self.episode_length_buf.numpy()[done_ids]
+            extras["log"].update(self.rewards.pop_episode_sums(done_ids, steps))
+            extras["log"]["Episode_Termination/fall"] = float(terminated[done_ids].mean())
+            extras["log"]["Episode_Termination/time_out"] = float((time_out & ~terminated)[done_ids].mean())
+            self._reset_envs(done_ids)
+        self._obs = self._observe()
+        reward = np.nan_to_num(reward, nan=0.0, posinf=0.0, neginf=0.0)
+        return self._obs, torch.from_numpy(reward.astype(np.float32)), torch.from_numpy(done), extras
+
+    # ------------------------------------------------------------------ physics
+    def _physics(self, i: int, targets: np.ndarray, arm: np.ndarray, t: float) -> None:
+        """One control period of env i: arm and gripper targets, push, delayed leg targets, physics steps."""
+        m, d = self.models[i], self.datas[i]
+        d.ctrl[self.arm_act] = arm[:14]
+        d.ctrl[self.grip_act] = P.GRIPPER_STROKE * (1.0 - arm[14:16])
+        if self.push_start[i] <= t < self.push_end[i]:
+            d.xfrc_applied[self.torso, :3] = self.push_force[i]
+        else:
+            d.xfrc_applied[self.torso, :3] = 0.0
+        lag, dec = int(self.action_lag[i]), self.decimation
+        s = 0
+        while s < dec:  # runs of physics steps that see the same (delayed) action
+            k = (s - lag) // dec  # 0 = this step's action, -1 the one before, ...
+            s_next = s + 1
+            while s_next < dec and (s_next - lag) // dec == k:
+                s_next += 1
+            d.ctrl[self.leg_act] = targets[min(-k, self._lag_depth - 1)]
+            mujoco.mj_step(m, d, nstep=s_next - s)
+            s = s_next
+        d.qfrc_bias.take(self.comp_dofs, out=self.comp_bias[i], mode="clip")
+
+    def _schedule_pushes(self, t_now: np.ndarray) -> None:
+        """Draw the next push of every env whose last one is over (interval and force from the DR ranges)."""
+        dr = self.cfg.domain_rand
+        for i in np.flatnonzero(t_now >= self.push_end):
+            start = t_now[i] + self.rng.uniform(*dr.push_interval_s)
+            push = events.sample_push(self.rng, *self.dr.push_force_n, start, dr.push_duration_s)
+            self.push_start[i], self.push_end[i] = push.start, push.start + push.duration
+            self.push_force[i] = push.force
+
+    # ------------------------------------------------------------------ state
+    def _gather(self, ids: np.ndarray) -> None:
+        """Copy what the terms read from the MjData of envs `ids` into the batched arrays."""
+        for i in ids:
+            d = self.datas[i]
+            self.qpos[i] = d.qpos
+            self.qvel[i] = d.qvel
+            self.sens[i] = d.sensordata
+            self.com[i] = d.subtree_com[self.pelvis]
+            self.pads[i] = d.geom_xpos[self.pad_ids]
+            c = self.contacts[i]
+            c[:] = 0.0
+            pad_contacts(d, self.pad_slot, self.robot_geoms, c)
+            self.body_floor[i] = self._body_on_ground(d)
+        imu = self.sens[ids][:, self.imu_adr]
+        self.imu_hist[ids, 1:] = self.imu_hist[ids, :-1]
+        self.imu_hist[ids, 0] = imu
+
+    def _body_on_ground(self, d: mujoco.MjData) -> bool:
+        if not d.ncon:
+            return False
+        ground, robot, pads = self.ground_geoms, self.robot_geoms, self.pad_geom_set
+        for g1, g2 in d.contact.geom.tolist():
+            if (g1 in ground and g2 in robot and g2 not in pads) or (
+                g2 in ground and g1 in robot and g1 not in pads
+            ):
+                return True
+        return False
+
+    def _proprio(self) -> Proprio:
+        n = self.num_envs
+        imu = self.imu_hist[np.arange(n), np.minimum(self.imu_lag, self._imu_depth - 1)]
+        return Proprio(
+            joint_pos=self.qpos[:, self.leg_qadr],
+            joint_vel=self.qvel[:, self.leg_vadr],
+            quat=imu[:, 0:4],
+            gyro=imu[:, 4:7],
+            accel=imu[:, 7:10],
+            contacts=self.contacts,
+        )
+
+    def _clean_latent(self) -> np.ndarray | None:
+        if self.clip_latent is None or self.cfg.conditioning != "latent":
+            return None
+        return self.clip_latent[self.clip_id, self.clip_t]
+
+    def _step_state(self, action: np.ndarray) -> StepState:
+        return StepState(
+            proprio=self._proprio(),
+            base_pos=self.qpos[:, 0:3],
+            base_quat=self.qpos[:, 3:7],
+            base_lin_vel=self.qvel[:, 0:3],
+            base_ang_vel=self.qvel[:, 3:6],
+            com=self.com,
+            pad_pos=self.pads,
+            contacts=self.contacts,
+            action=action,
+            prev_action=self.prev_action,
+            loco=self.clip_loco[self.clip_id, np.minimum(self.clip_t, self.clip_len[self.clip_id] - 1)],
+            latent=self._clean_latent(),
+            body_floor_contact=self.body_floor,
+        )
+
+    def _observe(self) -> TensorDict:
+        p = self._proprio()
+        loco = self.clip_loco[self.clip_id, self.clip_t]
+        clean = self._clean_latent()
+        noisy = None
+        if clean is not None:
+            noise = self.rng.standard_normal(clean.shape) * self.dr.latent_noise_std
+            noisy = clean + noise
+        policy = build_observation(self.layout, p, loco, noisy, self.history)
+        critic = build_observation(self.layout, p, loco, clean, self.history)
+        if self.cfg.privileged_critic:
+            critic = np.concatenate([critic, self._privileged()], axis=1).astype(np.float32)
+        self.history.push(proprio_vector(p))
+        n = self.num_envs
+        return TensorDict(
+            {"policy": torch.from_numpy(policy), "critic": torch.from_numpy(critic)},
+            batch_size=[n],
+        )
+
+    def _privileged(self) -> np.ndarray:
+        t_now = self.episode_length_buf.numpy() * self.dt
+        active = (t_now >= self.push_start) & (t_now < self.push_end)
+        vel = heading_frame_xy(self.qvel[:, 0:3], yaw_of(self.qpos[:, 3:7]))
+        return np.concatenate(
+            [
+                self.qpos[:, self.arm_qadr],
+                self.payload,
+                self.push_force * active[:, None],
+                np.concatenate([vel, self.qvel[:, 2:3]], axis=1),
+                self.friction[:, None],
+                self.strength[:, None],
+            ],
+            axis=1,
+        )
+
+    # ------------------------------------------------------------------ resets
+    def _reset_envs(self, ids: np.ndarray) -> None:
+        dr, rng = self.dr, self.rng
+        for i in ids:
+            m, d = self.models[i], self.datas[i]
+            self.friction[i] = events.randomize_friction(m, rng, *dr.friction, self.friction_geoms)
+            self.payload[i] = events.randomize_payload(m, rng, *dr.payload_kg, d)
+            self.strength[i] = events.randomize_motor_strength(
+                m, rng, *dr.motor_strength, self.leg_act, self.nominal
+            )
+            events.randomize_com(m, rng, dr.com_displacement_m, self.torso, self.nominal)
+            if self.cfg.terrain:
+                self.roughness[i] = events.randomize_terrain(m, rng, *dr.terrain_roughness_m)
+            self.action_lag[i] = events.sample_lag(rng, *dr.action_lag_steps)
+            self.imu_lag[i] = round(events.sample_lag(rng, *dr.imu_lag_steps) / self.decimation)
+            mujoco.mj_setState(m, d, self.init_state, STATE)
+            d.ctrl[:] = self.init_ctrl
+            d.xfrc_applied[:] = 0.0
+            mujoco.mj_forward(m, d)
+            d.qfrc_bias.take(self.comp_dofs, out=self.comp_bias[i], mode="clip")
+        self.episode_length_buf[torch.from_numpy(ids)] = 0
+        self.action_hist[ids] = 0.0
+        self.prev_action[ids] = 0.0
+        self.push_start[ids] = math.inf
+        self.push_end[ids] = 0.0
+        self.push_force[ids] = 0.0
+        self._next_clip(ids)
+        self._gather(ids)
+        # A fresh episode's IMU and proprioceptive histories hold its first reading (no stale ones, no fake motion).
+        self.imu_hist[ids] = self.imu_hist[ids, :1]
+        self.history.reset(ids, proprio_vector(self._proprio())[ids])
+
+    def _next_clip(self, ids: np.ndarray) -> None:
+        self.clip_id[ids] = self.rng.integers(0, len(self.clip_len), size=len(ids))
+        self.clip_t[ids] = 0
+
+    # ------------------------------------------------------------------ misc
+    def close(self) -> None:
+        self.datas.clear()
+        self.models.clear()
