@@ -54,12 +54,13 @@ def randomize_friction(
 
 
 def randomize_payload(
-    model: mujoco.MjModel, rng: np.random.Generator, lo: float, hi: float
+    model: mujoco.MjModel, rng: np.random.Generator, lo: float, hi: float, scratch: mujoco.MjData
 ) -> tuple[float, float]:
-    """A mass (kg) held in each hand, at the tool point (disturbances.set_hand_payload: the twin's own payload)."""
+    """A mass (kg) held in each hand, at the tool point (disturbances.set_hand_payload: the twin's own payload).
+    `scratch` (the env's MjData, whose state is set afterwards) is overwritten."""
     masses = (float(rng.uniform(lo, hi)), float(rng.uniform(lo, hi)))
     for side, mass in zip(("left", "right"), masses, strict=True):
-        set_hand_payload(model, side, mass)
+        set_hand_payload(model, side, mass, scratch)
     return masses
 
 

@@ -1,0 +1,139 @@
+"""Configuration of `wbvla-train-lmo` (draccus): the env, RSL-RL PPO with the article's defaults, the clip library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lerobot_wbvla.hub import HubPushConfig
+from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig
+
+PPO_SCHEDULES = ("fixed", "adaptive")
+
+
+@dataclass
+class PPOConfig:
+    """The article's `ppo_config` (lr 3e-4, 24 steps per env, 5 epochs, gamma 0.99, lambda 0.95, clip 0.2, entropy
+    0.01, value coefficient 0.5, max grad norm 1.0) and `policy_net` ([256, 256, 128], ELU) for actor and critic."""
+
+    learning_rate: float = 3e-4
+    num_steps_per_env: int = 24
+    num_learning_epochs: int = 5
+    num_mini_batches: int = 4
+    gamma: float = 0.99
+    lam: float = 0.95
+    clip_param: float = 0.2
+    entropy_coef: float = 0.01
+    value_loss_coef: float = 0.5
+    max_grad_norm: float = 1.0
+    # "fixed" (the article's constant learning rate) or RSL-RL's "adaptive" (KL-targeted, desired_kl).
+    schedule: str = "fixed"
+    desired_kl: float = 0.01
+    actor_hidden_dims: list[int] = field(default_factory=lambda: [256, 256, 128])
+    critic_hidden_dims: list[int] = field(default_factory=lambda: [256, 256, 128])
+    activation: str = "elu"
+    init_noise_std: float = 1.0
+    # RSL-RL's empirical observation normaliser (inside the actor, so exports include it).
+    obs_normalization: bool = True
+
+    def __post_init__(self) -> None:
+        if self.schedule not in PPO_SCHEDULES:
+            raise ValueError(f"ppo.schedule={self.schedule!r}: choose one of {', '.join(PPO_SCHEDULES)}")
+
+    def runner_cfg(self) -> dict:
+        """The train_cfg dict of RSL-RL 5.5's OnPolicyRunner."""
+
+        def model(hidden: list[int]) -> dict:
+            return {
+                "class_name": "MLPModel",
+                "hidden_dims": list(hidden),
+                "activation": self.activation,
+                "obs_normalization": self.obs_normalization,
+            }
+
+        actor = model(self.actor_hidden_dims)
+        actor["distribution_cfg"] = {
+            "class_name": "GaussianDistribution",
+            "init_std": self.init_noise_std,
+            "std_type": "scalar",
+        }
+        return {
+            "num_steps_per_env": self.num_steps_per_env,
+            "save_interval": 10**9,  # wbvla-train-lmo checkpoints itself (atomically)
+            "obs_groups": {"actor": ["policy"], "critic": ["critic"]},
+            "multi_gpu": None,
+            "algorithm": {
+                "class_name": "PPO",
+                "num_learning_epochs": self.num_learning_epochs,
+                "num_mini_batches": self.num_mini_batches,
+                "clip_param": self.clip_param,
+                "gamma": self.gamma,
+                "lam": self.lam,
+                "value_loss_coef": self.value_loss_coef,
+                "entropy_coef": self.entropy_coef,
+                "learning_rate": self.learning_rate,
+                "max_grad_norm": self.max_grad_norm,
+                "schedule": self.schedule,
+                "desired_kl": self.desired_kl,
+            },
+            "actor": actor,
+            "critic": model(self.critic_hidden_dims),
+        }
+
+
+@dataclass
+class ClipsConfig:
+    """Where the arms' motion clips come from (lmo/clips.py) and the LAM that gives them z_t (lmo/latents.py)."""
+
+    # Procedural reach / carry / push clips over the arms' full range, with a locomotion command schedule.
+    procedural: int = 64
+    seed: int = 0
+    # LeRobot datasets recorded with `lerobot-record --robot.type=agibot_x2` (repo ids; `dataset_root` = a local
+    # folder holding them, as LeRobot's --dataset.root).
+    datasets: list[str] = field(default_factory=list)
+    dataset_root: str | None = None
+    # Where rendered-and-encoded clip latents are cached (None = the default cache folder).
+    latent_cache_dir: Path | None = None
+
+
+@dataclass
+class TrainLMOConfig:
+    output_dir: Path = Path("outputs/lmo")
+    env: LMOEnvConfig = field(default_factory=LMOEnvConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    clips: ClipsConfig = field(default_factory=ClipsConfig)
+    # The frozen LAM whose latents condition the legs (repo id or folder; needed for env.conditioning=latent).
+    lam: str | None = None
+    lam_revision: str | None = None
+    # PPO iterations in total (a resumed run ends at the same count); each is num_envs * num_steps_per_env steps.
+    iterations: int = 1500
+    # Stop after this much training time (min, counted across resumes); None = no time budget.
+    max_minutes: float | None = None
+    # Checkpoint every this many iterations (and at the end, and when the time budget ends).
+    save_every: int = 25
+    # Continue the run in output_dir from its last checkpoint.
+    resume: bool = False
+    seed: int = 0
+    # torch CPU threads.
+    threads: int = 2
+    progress: bool = True
+    # Write the TorchScript / ONNX export (lmo/export.py) next to the checkpoints at the end.
+    export: bool = True
+    hub: HubPushConfig = field(default_factory=HubPushConfig)
+
+    def validate(self) -> None:
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
+        if self.env.conditioning == "latent" and not self.lam:
+            raise ValueError(
+                "env.conditioning=latent needs --lam=<LAM repo id or folder> (the frozen LAM that gives the clips "
+                "their z_t); or train the baselines with --env.conditioning=command|none"
+            )
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
+        if self.clips.procedural < 0:
+            raise ValueError(f"clips.procedural must be >= 0, got {self.clips.procedural}")
+        if self.clips.procedural == 0 and not self.clips.datasets:
+            raise ValueError(
+                "no arm motion clips: set clips.procedural > 0 or name recorded datasets with clips.datasets"
+            )

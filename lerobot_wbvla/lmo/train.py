@@ -1,0 +1,413 @@
+"""`wbvla-train-lmo`: train the LMO leg policy with RSL-RL PPO on the vectorized X2 twin.
+
+    wbvla-train-lmo --lam=<LAM repo id or folder> --env.num_envs=64 --iterations=1500 --output_dir=outputs/lmo
+    wbvla-train-lmo --env.conditioning=none ...      # the decoupled baseline (no arm intent)
+    wbvla-train-lmo --output_dir=outputs/lmo --resume=true
+
+1. The clip library (lmo/clips.py): procedural reach / carry / push clips with a locomotion command schedule, plus
+   any recorded agibot_x2 datasets; with `conditioning=latent` every clip gets the frozen LAM's z_t (lmo/latents.py,
+   cached on disk).
+2. The env (lmo/env/) and RSL-RL 5.5's OnPolicyRunner / PPO with the article's defaults (config_train.py). The
+   iteration loop is ours, driving the runner's algorithm (act, process_env_step, compute_returns, update): it adds
+   a tqdm bar, a time budget (`max_minutes`, counted across resumes), atomic checkpoints every `save_every`
+   iterations (`checkpoints/model_XXXXXX.pt` in RSL-RL's format plus the training state), tensorboard scalars,
+   `metrics.jsonl` and `curves.png`. A killed run continues with `--resume=true` from its last checkpoint and ends
+   at the same iteration count.
+3. At the end: the export (lmo/export.py: ONNX + TorchScript + layout.json, in `export/`), a model card, and with
+   `--hub.push_to_hub=true` the export, card, config and curves on the Hub.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import draccus
+import numpy as np
+import torch
+
+from lerobot_wbvla.lmo.config_train import TrainLMOConfig
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+LAST = "last.json"
+EXPORT_DIR = "export"
+METRICS = "metrics.jsonl"
+
+
+@dataclass
+class TrainLMOResult:
+    output_dir: Path
+    iterations: int
+    train_minutes: float
+    checkpoint: Path
+    export_dir: Path | None
+    last_metrics: dict
+
+
+# ---------------------------------------------------------------------------------------------- clips
+def build_clip_library(cfg: TrainLMOConfig):
+    """The arm clips of the run (procedural + recorded), with z_t attached for latent conditioning."""
+    from lerobot_wbvla.lmo import clips as C
+
+    library = C.ClipLibrary(C.procedural_clips(cfg.clips.procedural, seed=cfg.clips.seed))
+    for repo_id in cfg.clips.datasets:
+        library.extend(C.clips_from_dataset(repo_id, root=cfg.clips.dataset_root))
+    if cfg.env.conditioning == "latent":
+        from lerobot_wbvla.lmo.latents import attach_latents
+
+        kwargs = {"cache_dir": cfg.clips.latent_cache_dir} if cfg.clips.latent_cache_dir else {}
+        library = attach_latents(
+            library, cfg.lam, lam_revision=cfg.lam_revision, progress=cfg.progress, **kwargs
+        )
+    return library
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    pointer = output_dir / CHECKPOINTS / LAST
+    if not pointer.is_file():
+        return None
+    path = output_dir / CHECKPOINTS / json.loads(pointer.read_text())["file"]
+    return path if path.is_file() else None
+
+
+def save_checkpoint(runner, output_dir: Path, iteration: int, train_seconds: float) -> Path:
+    """RSL-RL's checkpoint dict (+ our training state), written to a temporary file and renamed: a kill at any
+    moment leaves the previous checkpoint intact and `last.json` pointing at a complete file."""
+    folder = output_dir / CHECKPOINTS
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"model_{iteration:06d}.pt"
+    saved = runner.alg.save()
+    saved["iter"] = iteration
+    saved["infos"] = {"train_seconds": train_seconds}
+    tmp = folder / (name + ".tmp")
+    torch.save(saved, tmp)
+    os.replace(tmp, folder / name)
+    _write_json_atomic(folder / LAST, {"file": name, "iteration": iteration, "train_seconds": train_seconds})
+    return folder / name
+
+
+def _prepare_output_dir(cfg: TrainLMOConfig) -> Path | None:
+    """The checkpoint to resume from, or None for a fresh run; refuses to overwrite a run without --resume."""
+    resume_from = last_checkpoint(cfg.output_dir)
+    if cfg.resume:
+        if resume_from is None:
+            logger.warning("--resume=true but no checkpoint in %s: starting from scratch", cfg.output_dir)
+        return resume_from
+    if resume_from is not None:
+        raise FileExistsError(
+            f"output_dir {cfg.output_dir} already holds an LMO training run. Pass --resume=true to continue it, "
+            "or choose another --output_dir"
+        )
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+class EpisodeTracker:
+    """Returns, lengths and falls of the episodes that end during an iteration, plus the env's term logs."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.ret = torch.zeros(num_envs)
+        self.length = torch.zeros(num_envs)
+        self.clear()
+
+    def clear(self) -> None:
+        self.returns: list[float] = []
+        self.lengths: list[float] = []
+        self.falls: list[bool] = []
+        self.logs: dict[str, list[float]] = {}
+
+    def update(self, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
+        self.ret += rewards
+        self.length += 1
+        done = dones.bool()
+        if done.any():
+            time_outs = extras.get("time_outs", torch.zeros_like(done)).bool()
+            self.returns += self.ret[done].tolist()
+            self.lengths += self.length[done].tolist()
+            self.falls += (~time_outs[done]).tolist()
+            self.ret[done] = 0.0
+            self.length[done] = 0.0
+        for key, value in extras.get("log", {}).items():
+            self.logs.setdefault(key, []).append(float(value))
+
+    def summary(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if self.returns:
+            out["episode_return"] = float(np.mean(self.returns))
+            out["episode_length_s"] = float(np.mean(self.lengths))
+            out["fall_rate"] = float(np.mean(self.falls))
+            out["episodes"] = float(len(self.returns))
+        for key, values in self.logs.items():
+            out[key] = float(np.mean(values))
+        return out
+
+
+def write_curves(output_dir: Path) -> Path | None:
+    """curves.png from metrics.jsonl: return, episode length, fall rate, per-term rewards, losses."""
+    path = output_dir / METRICS
+    if not path.is_file():
+        return None
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [
+        ("episode return", ["episode_return"]),
+        ("episode length (steps)", ["episode_length_s"]),
+        ("fall rate", ["fall_rate"]),
+        ("reward terms (per step, weighted)", sorted(k for k in rows[-1] if k.startswith("Episode_Reward/"))),
+        ("losses", [k for k in ("loss/value", "loss/surrogate", "loss/entropy") if k in rows[-1]]),
+        ("action std", ["action_std"]),
+    ]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    for ax, (title, keys) in zip(axes.flat, panels, strict=True):
+        for key in keys:
+            xs = [r["iteration"] for r in rows if key in r]
+            ys = [r[key] for r in rows if key in r]
+            if xs:
+                ax.plot(xs, ys, label=key.split("/")[-1])
+        ax.set_title(title)
+        ax.set_xlabel("iteration")
+        if len(keys) > 1:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    out = output_dir / "curves.png"
+    tmp = output_dir / "curves.tmp.png"
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- training
+def make_env_and_runner(cfg: TrainLMOConfig, library):
+    from rsl_rl.runners import OnPolicyRunner
+
+    from lerobot_wbvla.lmo.env.x2_vec_env import X2LMOVecEnv
+
+    env = X2LMOVecEnv(cfg.env, library.stack(), lam=cfg.lam, lam_revision=cfg.lam_revision)
+    runner = OnPolicyRunner(env, cfg.ppo.runner_cfg(), log_dir=None, device="cpu")
+    return env, runner
+
+
+def train(cfg: TrainLMOConfig) -> TrainLMOResult:
+    """Run (or resume) an LMO training as `cfg` says."""
+    from tqdm.auto import tqdm
+
+    cfg.validate()
+    torch.set_num_threads(cfg.threads)
+    resume_from = _prepare_output_dir(cfg)
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    library = build_clip_library(cfg)
+    env, runner = make_env_and_runner(cfg, library)
+    _write_json_atomic(cfg.output_dir / "train_config.json", draccus.encode(cfg))
+    env.layout.save(cfg.output_dir)
+
+    start_it, train_seconds = 0, 0.0
+    if resume_from is not None:
+        infos = runner.load(str(resume_from))
+        start_it = int(runner.current_learning_iteration)
+        train_seconds = float((infos or {}).get("train_seconds", 0.0))
+        logger.info("resumed from %s at iteration %d", resume_from, start_it)
+        _truncate_metrics(cfg.output_dir, start_it)
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(log_dir=str(cfg.output_dir / "tensorboard"), purge_step=start_it)
+    alg = runner.alg
+    alg.train_mode()
+    obs = env.get_observations()
+    tracker = EpisodeTracker(env.num_envs)
+    steps_per_it = env.num_envs * cfg.ppo.num_steps_per_env
+    budget = None if cfg.max_minutes is None else 60.0 * cfg.max_minutes
+    it = start_it
+    checkpoint = resume_from
+    last_metrics: dict = {}
+    bar = tqdm(total=cfg.iterations, initial=start_it, desc="LMO PPO", unit="it", disable=not cfg.progress)
+    with bar:
+        while it < cfg.iterations and (budget is None or train_seconds < budget):
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                for _ in range(cfg.ppo.num_steps_per_env):
+                    actions = alg.act(obs)
+                    obs, rewards, dones, extras = env.step(actions)
+                    alg.process_env_step(obs, rewards, dones, extras)
+                    tracker.update(rewards, dones, extras)
+                alg.compute_returns(obs)
+            t1 = time.perf_counter()
+            losses = alg.update()
+            t2 = time.perf_counter()
+            it += 1
+            runner.current_learning_iteration = it
+            train_seconds += t2 - t0
+            metrics = {
+                "iteration": it,
+                "train_minutes": train_seconds / 60.0,
+                "env_steps": it * steps_per_it,
+                "env_steps_per_s": steps_per_it / (t1 - t0),
+                "iteration_s": t2 - t0,
+                "action_std": float(alg.get_policy().output_std.mean()),
+                "learning_rate": float(alg.learning_rate),
+                **{f"loss/{k}": float(v) for k, v in losses.items()},
+                **tracker.summary(),
+            }
+            tracker.clear()
+            last_metrics = metrics
+            with open(cfg.output_dir / METRICS, "a") as f:
+                f.write(json.dumps(metrics) + "\n")
+            for key, value in metrics.items():
+                if key != "iteration" and isinstance(value, float) and math.isfinite(value):
+                    writer.add_scalar(key if "/" in key else f"train/{key}", value, it)
+            bar.update(1)
+            bar.set_postfix(
+                ret=f"{metrics.get('episode_return', float('nan')):.2f}",
+                fall=f"{metrics.get('fall_rate', float('nan')):.2f}",
+                sps=f"{metrics['env_steps_per_s']:.0f}",
+            )
+            if it % cfg.save_every == 0:
+                checkpoint = save_checkpoint(runner, cfg.output_dir, it, train_seconds)
+                write_curves(cfg.output_dir)
+    writer.close()
+    if checkpoint is None or it != _checkpoint_iteration(checkpoint):
+        checkpoint = save_checkpoint(runner, cfg.output_dir, it, train_seconds)
+    write_curves(cfg.output_dir)
+    export_dir = _export(cfg, runner, env, it, train_seconds, last_metrics) if cfg.export else None
+    if export_dir is not None:
+        _write_card(cfg, export_dir, env, last_metrics, it)
+        from lerobot_wbvla.hub import push_with_config
+
+        push_with_config(export_dir, cfg.hub, card=_card(cfg, env, last_metrics, it))
+    env.close()
+    return TrainLMOResult(cfg.output_dir, it, train_seconds / 60.0, checkpoint, export_dir, last_metrics)
+
+
+def _checkpoint_iteration(path: Path) -> int:
+    return int(path.stem.split("_")[-1])
+
+
+def _truncate_metrics(output_dir: Path, iteration: int) -> None:
+    """On resume, drop metrics rows after the checkpoint (the killed run logged them, the resumed run redoes them)."""
+    path = output_dir / METRICS
+    if path.is_file():
+        rows = [line for line in path.read_text().splitlines() if line.strip()]
+        keep = [line for line in rows if json.loads(line)["iteration"] <= iteration]
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in keep))
+        os.replace(tmp, path)
+
+
+def _export(cfg: TrainLMOConfig, runner, env, it: int, train_seconds: float, metrics: dict) -> Path:
+    from lerobot_wbvla.lmo.export import export_lmo
+
+    meta = {
+        "action_scale": cfg.env.action_scale,
+        "iterations": it,
+        "train_minutes": train_seconds / 60.0,
+        "env_steps": it * env.num_envs * cfg.ppo.num_steps_per_env,
+        "reward_weights": cfg.env.reward_weights,
+        "domain_rand": draccus.encode(cfg.env.domain_rand),
+        "final_metrics": {k: v for k, v in metrics.items() if isinstance(v, float)},
+    }
+    out = cfg.output_dir / EXPORT_DIR
+    if out.exists():
+        shutil.rmtree(out)
+    return export_lmo(runner.alg.get_policy(), env.layout, out, meta)
+
+
+def _card(cfg: TrainLMOConfig, env, metrics: dict, it: int):
+    from lerobot_wbvla.hub import ArtifactCard
+
+    layout = env.layout
+    blocks = ", ".join(f"{name} ({size})" for name, size in layout.blocks)
+    dr = draccus.encode(cfg.env.domain_rand)
+    sections = {
+        "Observation layout": f"{layout.size} values: {blocks}. Conditioning: `{layout.conditioning}`.",
+        "LAM": f"`{cfg.lam}` revision `{cfg.lam_revision}`" if cfg.lam else "none (no latent conditioning)",
+        "Reward weights": "\n".join(f"- {k}: {v}" for k, v in cfg.env.reward_weights.items()),
+        "Domain randomization": "\n".join(f"- {k}: {v}" for k, v in dr.items()),
+        "Use": (
+            "`LMOPolicy.from_pretrained(<this repo>)` (lerobot_wbvla.lmo.policy) runs the ONNX export at 50 Hz; "
+            "`--robot.lower_body_controller=lmo --robot.lmo_path=<this repo>` drives the X2's legs with it."
+        ),
+    }
+    finals = {
+        k: float(v) for k, v in metrics.items() if k in ("episode_return", "fall_rate", "episode_length_s")
+    }
+    return ArtifactCard(
+        kind="generic",
+        title="WholeBodyVLA LMO (loco-manipulation leg policy) for the AgiBot X2",
+        summary=(
+            f"PPO (RSL-RL) leg policy trained {it} iterations x {env.num_envs} envs x "
+            f"{cfg.ppo.num_steps_per_env} steps on the X2 MuJoCo twin with wbvla-train-lmo."
+        ),
+        config=draccus.encode(cfg),
+        base_model=cfg.lam if cfg.lam and "/" in cfg.lam and not os.path.exists(cfg.lam) else None,
+        tags=["lmo", "reinforcement-learning", "rsl-rl", "agibot-x2"],
+        metrics=finals,
+        sections=sections,
+    )
+
+
+def _write_card(cfg: TrainLMOConfig, folder: Path, env, metrics: dict, it: int) -> None:
+    repo_id = cfg.hub.repo_id or "local/lmo"
+    text = _card(cfg, env, metrics, it).render(repo_id)
+    tmp = folder / "README.md.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, folder / "README.md")
+    for name in ("curves.png", "train_config.json", METRICS):
+        if (cfg.output_dir / name).is_file():
+            shutil.copy2(cfg.output_dir / name, folder / name)
+
+
+def main() -> None:
+    from lerobot.configs import parser
+
+    from lerobot_wbvla.lam.data import USER_ERRORS, exit_with_user_error
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    def _run(cfg: TrainLMOConfig) -> None:
+        result = train(cfg)
+        summary = {k: v for k, v in result.last_metrics.items() if k in ("episode_return", "fall_rate")}
+        print(
+            json.dumps(
+                {
+                    "iterations": result.iterations,
+                    "train_minutes": round(result.train_minutes, 3),
+                    "checkpoint": str(result.checkpoint),
+                    "export_dir": str(result.export_dir) if result.export_dir else None,
+                    **summary,
+                }
+            )
+        )
+
+    # LeRobot's parser reads the config class from the annotation; with postponed annotations it is a string.
+    _run.__annotations__["cfg"] = TrainLMOConfig
+    try:
+        parser.wrap()(_run)()
+    except USER_ERRORS as err:  # bad input: one clear line, no traceback
+        exit_with_user_error("wbvla-train-lmo", err)
+
+
+if __name__ == "__main__":
+    main()
