@@ -27,6 +27,9 @@ REGISTERING_MODULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     ("env", "agibot_x2", ("lerobot_wbvla.envs.agibot_x2",)),
     ("policy", "wbvla", ("lerobot_wbvla.policies.wbvla",)),
+    # Not a LeRobot registry: the X2's lower-body controller registry (robots/agibot_x2/lower_body.py), so that
+    # `--robot.lower_body_controller=lmo` (and `--env.`) works in every LeRobot CLI; robots/ cannot import lmo/.
+    ("lower_body_controller", "lmo", ("lerobot_wbvla.lmo.controller",)),
 )
 
 

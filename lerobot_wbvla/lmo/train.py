@@ -321,6 +321,8 @@ def _export(cfg: TrainLMOConfig, runner, env, it: int, train_seconds: float, met
 
     meta = {
         "action_scale": cfg.env.action_scale,
+        "clip_actions": cfg.env.clip_actions,
+        "control_hz": cfg.env.control_hz,
         "iterations": it,
         "train_minutes": train_seconds / 60.0,
         "env_steps": it * env.num_envs * cfg.ppo.num_steps_per_env,
@@ -328,10 +330,8 @@ def _export(cfg: TrainLMOConfig, runner, env, it: int, train_seconds: float, met
         "domain_rand": draccus.encode(cfg.env.domain_rand),
         "final_metrics": {k: v for k, v in metrics.items() if isinstance(v, float)},
     }
-    out = cfg.output_dir / EXPORT_DIR
-    if out.exists():
-        shutil.rmtree(out)
-    return export_lmo(runner.alg.get_policy(), env.layout, out, meta)
+    # export_lmo replaces an earlier export atomically (a failed export leaves the last good one).
+    return export_lmo(runner.alg.get_policy(), env.layout, cfg.output_dir / EXPORT_DIR, meta)
 
 
 def _card(cfg: TrainLMOConfig, env, metrics: dict, it: int):

@@ -17,6 +17,7 @@ from lerobot.configs import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig
 from lerobot.utils.constants import ACTION, OBS_IMAGES, OBS_STATE
 
+from lerobot_wbvla.robots.agibot_x2.config_agibot_x2 import check_lower_body_options
 from lerobot_wbvla.robots.agibot_x2.joints import ACTION_KEYS, STATE_KEYS
 
 from .tasks import TASKS
@@ -51,6 +52,12 @@ class AgibotX2EnvConfig(EnvConfig):
     physics_hz: int = 200
     lower_body_hz: int = 50
     waist: str = "3dof"
+    # What drives the legs with base_mode=physical, as the robot's --robot.lower_body_controller: "stand",
+    # "pd_stance" or "lmo" (the trained LMO policy at `lmo_path`: a Hub repo id or an export folder, at
+    # `lmo_revision` for a repo id).
+    lower_body_controller: str = "stand"
+    lmo_path: str | None = None
+    lmo_revision: str | None = None
     features: dict[str, PolicyFeature] = field(default_factory=dict)
     features_map: dict[str, str] = field(
         default_factory=lambda: {
@@ -75,6 +82,7 @@ class AgibotX2EnvConfig(EnvConfig):
             )
         if self.fps <= 0 or self.fps > self.physics_hz:
             raise ValueError(f"--env.fps={self.fps} must be in (0, --env.physics_hz={self.physics_hz}]")
+        check_lower_body_options("env", self.lower_body_controller, self.lmo_path, self.lmo_revision)
         if self.render_camera not in ("head", "overview"):
             raise ValueError(
                 f"--env.render_camera={self.render_camera!r} is not valid; choose head or overview"
@@ -109,5 +117,8 @@ class AgibotX2EnvConfig(EnvConfig):
             "physics_hz": self.physics_hz,
             "lower_body_hz": self.lower_body_hz,
             "waist": self.waist,
+            "lower_body_controller": self.lower_body_controller,
+            "lmo_path": self.lmo_path,
+            "lmo_revision": self.lmo_revision,
             "max_episode_steps": self.max_episode_steps,
         }

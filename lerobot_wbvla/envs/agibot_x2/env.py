@@ -46,6 +46,9 @@ class AgibotX2Env(gym.Env):
         physics_hz: int = 200,
         lower_body_hz: int = 50,
         waist: str = "3dof",
+        lower_body_controller: str = "stand",
+        lmo_path: str | None = None,
+        lmo_revision: str | None = None,
         render_mode: str = "rgb_array",
         robot_id: str | None = None,
     ) -> None:
@@ -71,6 +74,9 @@ class AgibotX2Env(gym.Env):
             physics_hz=physics_hz,
             lower_body_hz=lower_body_hz,
             waist=waist,
+            lower_body_controller=lower_body_controller,
+            lmo_path=lmo_path,
+            lmo_revision=lmo_revision,
             action_timeout_s=0.0,  # an env is stepped by the policy at its own pace: no wall-clock watchdog
             seed=0,
         )

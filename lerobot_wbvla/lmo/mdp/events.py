@@ -19,7 +19,6 @@ import numpy as np
 from lerobot_wbvla.robots.agibot_x2 import scenes
 from lerobot_wbvla.robots.agibot_x2.disturbances import set_hand_payload
 
-
 START_PAD_M = 0.6
 
 

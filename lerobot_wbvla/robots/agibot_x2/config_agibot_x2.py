@@ -62,9 +62,14 @@ class AgibotX2Config(RobotConfig):
     # Per-joint PD damping overrides (N*m*s/rad) by joint name.
     kd: dict[str, float] = field(default_factory=dict)
 
-    # Name of the lower-body controller that drives the legs at `lower_body_hz` (lower_body.py registry).
-    # "stand": PD stance (until the LMO policy exists).
+    # Name of the lower-body controller that drives the legs at `lower_body_hz` in base_mode=physical
+    # (lower_body.py registry): "stand" (balancing stance), "pd_stance", or "lmo" (the trained LMO policy; needs
+    # `lmo_path`).
     lower_body_controller: str = "stand"
+    # The LMO policy of `lower_body_controller=lmo`: a Hub repo id or a local export folder (lmo/export.py), and
+    # the repo's revision (branch, tag or commit; None = main; ignored for a folder).
+    lmo_path: str | None = None
+    lmo_revision: str | None = None
 
     # Scene name in scenes.py registry (e.g. "pick_place"); None = floor only.
     scene: str | None = None
@@ -105,6 +110,12 @@ class AgibotX2Config(RobotConfig):
             raise ValueError(
                 f"--robot.height_range must be (low, high) with low < high, got {self.height_range}"
             )
+        check_lower_body_options("robot", self.lower_body_controller, self.lmo_path, self.lmo_revision)
+
+    @property
+    def lower_body_options(self) -> dict[str, str | None]:
+        """Keyword options of the lower-body controller's factory (lower_body.make_lower_body_controller)."""
+        return lower_body_options(self.lower_body_controller, self.lmo_path, self.lmo_revision)
 
     @property
     def command_timeout_s(self) -> float:
@@ -117,6 +128,30 @@ class AgibotX2Config(RobotConfig):
     @property
     def camera_names(self) -> tuple[str, ...]:
         return ("head", "left_wrist", "right_wrist") if self.wrist_cameras else ("head",)
+
+
+def check_lower_body_options(
+    prefix: str, controller: str, lmo_path: str | None, lmo_revision: str | None
+) -> None:
+    """`lmo` needs a policy, and a policy given to another controller would silently not run: one clear error at
+    config time for either (`prefix`: "robot" or "env", for the flag names)."""
+    if controller == "lmo" and not lmo_path:
+        raise ValueError(
+            f"--{prefix}.lower_body_controller=lmo needs the policy: pass --{prefix}.lmo_path=<Hub repo id or "
+            "export folder> (written by wbvla-train-lmo)"
+        )
+    if controller != "lmo" and (lmo_path or lmo_revision):
+        raise ValueError(
+            f"--{prefix}.lmo_path/--{prefix}.lmo_revision are set but --{prefix}.lower_body_controller="
+            f"{controller!r}: the LMO runs only with --{prefix}.lower_body_controller=lmo"
+        )
+
+
+def lower_body_options(
+    controller: str, lmo_path: str | None, lmo_revision: str | None
+) -> dict[str, str | None]:
+    """The factory options of `controller`: the LMO's policy path and revision, none for the others."""
+    return {"path": lmo_path, "revision": lmo_revision} if controller == "lmo" else {}
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

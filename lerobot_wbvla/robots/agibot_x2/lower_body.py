@@ -7,16 +7,20 @@ neither can walk, so in `base_mode=physical` they ignore vx/vy/yaw_rate and say 
   (capture-point ankle strategy, hip strategy, pelvis shift through leg IK, gravity feed-forward, payload observer);
 - `pd_stance`: the plain stiff PD stance (squat-IK pose, IMU pitch fed back into the hips), the baseline it is
   compared with (bench/stand_balance.py).
-The LMO policy will implement the same protocol and register itself here with
-`@register_lower_body_controller("lmo")`, then `--robot.lower_body_controller=lmo` selects it.
+The LMO policy (lmo/controller.py) implements the same protocol and registers itself here with
+`@register_lower_body_controller("lmo")`; `--robot.lower_body_controller=lmo --robot.lmo_path=...` selects it.
+A factory may take keyword options (the LMO: its policy's path and revision); `make_lower_body_controller(name,
+**options)` passes them on and names the options a factory does not take. The registry is how robots/ uses a
+controller defined in a learning layer without importing it (the plugin imports lmo/controller.py).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections.abc import Callable, Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from . import params as P
 from .backend import LocoCommand
@@ -40,26 +44,36 @@ class LowerBodyController(Protocol):
     def compute(self, state: Mapping[str, float], loco: LocoCommand, dt: float) -> dict[str, float]: ...
 
 
-_REGISTRY: dict[str, Callable[[], LowerBodyController]] = {}
+_REGISTRY: dict[str, Callable[..., LowerBodyController]] = {}
 
 
 def register_lower_body_controller(name: str) -> Callable:
     """Class/factory decorator: make a controller selectable by name (`--robot.lower_body_controller=name`)."""
 
-    def wrap(factory: Callable[[], LowerBodyController]):
+    def wrap(factory: Callable[..., LowerBodyController]):
         _REGISTRY[name] = factory
         return factory
 
     return wrap
 
 
-def make_lower_body_controller(name: str) -> LowerBodyController:
+def make_lower_body_controller(name: str, **options: Any) -> LowerBodyController:
+    """A new controller `name`, built with the keyword `options` its factory takes (e.g. the LMO's `path`)."""
     if name not in _REGISTRY:
         raise ValueError(
             f"Unknown lower-body controller {name!r}; registered: {', '.join(sorted(_REGISTRY))}. "
-            "Import the module that registers it first."
+            "Import the module that registers it first (the plugin lerobot_policy_wbvla imports them all, "
+            "`lmo` included)."
         )
-    return _REGISTRY[name]()
+    factory = _REGISTRY[name]
+    if options:
+        try:
+            inspect.signature(factory).bind(**options)
+        except TypeError as e:
+            raise ValueError(
+                f"lower-body controller {name!r} does not take the option(s) {sorted(options)}: {e}"
+            ) from None
+    return factory(**options)
 
 
 def nominal_height() -> float:

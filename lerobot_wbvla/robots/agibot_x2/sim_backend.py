@@ -36,6 +36,7 @@ def sim_config_from_robot(config: AgibotX2Config) -> X2SimConfig:
         wrist_cameras=config.wrist_cameras,
         waist=config.waist,
         lower_body_controller=config.lower_body_controller,
+        lower_body_options=config.lower_body_options,
     )
 
 
@@ -71,7 +72,9 @@ class SimBackend:
         return self.sim is not None
 
     def connect(self) -> None:
-        controller = make_lower_body_controller(self.config.lower_body_controller)
+        controller = make_lower_body_controller(
+            self.config.lower_body_controller, **self.config.lower_body_options
+        )
         sim = X2Sim(sim_config_from_robot(self.config), lower_body=controller)
         sim.set_gains(gains_from_robot(self.config, sim.default_gains))
         seed = self.config.seed if self.config.seed is not None else 0
