@@ -55,11 +55,14 @@ class TrainLMOResult:
 # ---------------------------------------------------------------------------------------------- clips
 def build_clip_library(cfg: TrainLMOConfig):
     """The arm clips of the run (procedural + recorded), with z_t attached for latent conditioning."""
-    from lerobot_wbvla.lmo import clips as C
+    from lerobot_wbvla.lmo.clips import ClipLibrary, clips_from_dataset
+    from lerobot_wbvla.lmo.procedural import procedural_clips
 
-    library = C.ClipLibrary(C.procedural_clips(cfg.clips.procedural, seed=cfg.clips.seed))
+    library = ClipLibrary()
+    if cfg.clips.procedural:
+        library = procedural_clips(cfg.clips.procedural, seed=cfg.clips.seed, progress=cfg.progress)
     for repo_id in cfg.clips.datasets:
-        library.extend(C.clips_from_dataset(repo_id, root=cfg.clips.dataset_root))
+        library = library + clips_from_dataset(repo_id, root=cfg.clips.dataset_root, progress=cfg.progress)
     if cfg.env.conditioning == "latent":
         from lerobot_wbvla.lmo.latents import attach_latents
 

@@ -27,7 +27,7 @@ from lerobot_wbvla.robots.agibot_x2.joints import ACTION_KEYS, ARM_JOINTS, LOCO_
 BIN = Path(sys.executable).parent
 TRAIN = str(BIN / "lerobot-train")
 ROLLOUT = str(BIN / "lerobot-rollout")
-H, W = 48, 64  # tests/policies/conftest.py RECORD_CAMERA
+H, W = 48, 64  # tests/conftest.py RECORD_CAMERA
 IMG = "observation.images.head"
 # What lerobot-rollout builds from the X2's features: the joint entries of the state, the action without loco.*.
 ROLLOUT_STATE = [k for k in STATE_KEYS if k.endswith((".pos", ".vel"))]
