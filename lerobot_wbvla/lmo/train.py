@@ -249,6 +249,7 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
     bar = tqdm(total=cfg.iterations, initial=start_it, desc="LMO PPO", unit="it", disable=not cfg.progress)
     with bar:
         while it < cfg.iterations and (budget is None or train_seconds < budget):
+            env.set_difficulty(curriculum_level(cfg, it))
             t0 = time.perf_counter()
             with torch.inference_mode():
                 for _ in range(cfg.ppo.num_steps_per_env):
@@ -270,6 +271,7 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
                 "env_steps_per_s": steps_per_it / (t1 - t0),
                 "iteration_s": t2 - t0,
                 "action_std": float(alg.get_policy().output_std.mean()),
+                "difficulty": env.difficulty,
                 "learning_rate": float(alg.learning_rate),
                 **{f"loss/{k}": float(v) for k, v in losses.items()},
                 **tracker.summary(),
@@ -302,6 +304,14 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
         push_with_config(export_dir, cfg.hub, card=_card(cfg, env, last_metrics, it))
     env.close()
     return TrainLMOResult(cfg.output_dir, it, train_seconds / 60.0, checkpoint, export_dir, last_metrics)
+
+
+def curriculum_level(cfg: TrainLMOConfig, iteration: int) -> float:
+    """The env's difficulty at `iteration`: a linear ramp to 1 over curriculum_iterations (a function of the
+    iteration only, so a resumed run continues the same ramp)."""
+    if cfg.curriculum_iterations <= 0:
+        return 1.0
+    return min(1.0, iteration / cfg.curriculum_iterations)
 
 
 def _checkpoint_iteration(path: Path) -> int:
@@ -410,6 +420,8 @@ def main() -> None:
         parser.wrap()(_run)()
     except USER_ERRORS as err:  # bad input: one clear line, no traceback
         exit_with_user_error("wbvla-train-lmo", err)
+    except draccus.utils.ParsingError as err:  # a config's own check (e.g. __post_init__) failed while parsing
+        exit_with_user_error("wbvla-train-lmo", err.__cause__ or err)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ PRIVILEGED_BLOCKS: tuple[tuple[str, int], ...] = (
     ("motor_strength", 1),
 )
 STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
+# At difficulty 0 the arms move this fraction of their clips' motion (around the clip's first, stance, pose).
+ARM_MOTION_FLOOR = 0.25
 
 
 class X2LMOVecEnv(VecEnv):
@@ -76,6 +78,8 @@ class X2LMOVecEnv(VecEnv):
         self.dt = 1.0 / cfg.control_hz
         self.decimation = cfg.decimation
         self.dr = cfg.domain_rand if cfg.domain_rand.enabled else cfg.domain_rand.off()
+        # Curriculum level in [0, 1] (set_difficulty): scales the disturbances; 1 = the configured ranges.
+        self.difficulty = 1.0
         self.rng = np.random.default_rng(cfg.seed)
 
         self._load_clips(clips, cfg)
@@ -213,6 +217,9 @@ class X2LMOVecEnv(VecEnv):
         self.action_hist[:, 0] = a
         targets = np.clip(STANCE + cfg.action_scale * self.action_hist, self.leg_lo, self.leg_hi)
         arm = self.clip_arm[self.clip_id, self.clip_t]
+        if self.difficulty < 1.0:  # arm motion scaled around the stance pose (the clips' first row)
+            amp = ARM_MOTION_FLOOR + (1.0 - ARM_MOTION_FLOOR) * self.difficulty
+            arm = self.clip_arm[self.clip_id, 0] + amp * (arm - self.clip_arm[self.clip_id, 0])
         t_now = self.episode_length_buf.numpy() * self.dt
         self._schedule_pushes(t_now)
         for i in range(self.num_envs):
@@ -272,7 +279,10 @@ class X2LMOVecEnv(VecEnv):
         dr = self.cfg.domain_rand
         for i in np.flatnonzero(t_now >= self.push_end):
             start = t_now[i] + self.rng.uniform(*dr.push_interval_s)
-            push = events.sample_push(self.rng, *self.dr.push_force_n, start, dr.push_duration_s)
+            lo, hi = self.dr.push_force_n
+            push = events.sample_push(
+                self.rng, lo, lo + self.difficulty * (hi - lo), start, dr.push_duration_s
+            )
             self.push_start[i], self.push_end[i] = push.start, push.start + push.duration
             self.push_force[i] = push.force
 
@@ -375,18 +385,30 @@ class X2LMOVecEnv(VecEnv):
         )
 
     # ------------------------------------------------------------------ resets
+    def set_difficulty(self, level: float) -> None:
+        """Curriculum: scale the upper ends of the payload, push, terrain and CoM ranges and the arms' motion
+        amplitude (from ARM_MOTION_FLOOR) by `level` in [0, 1]; new values take effect at each env's next reset
+        (pushes: at the next push). Friction, motor strength, lags and latent noise stay as configured."""
+        if not 0.0 <= level <= 1.0:
+            raise ValueError(f"difficulty must be in [0, 1], got {level}")
+        self.difficulty = float(level)
+
+    def _scaled(self, lo_hi: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = lo_hi
+        return lo, lo + self.difficulty * (hi - lo)
+
     def _reset_envs(self, ids: np.ndarray) -> None:
         dr, rng = self.dr, self.rng
         for i in ids:
             m, d = self.models[i], self.datas[i]
             self.friction[i] = events.randomize_friction(m, rng, *dr.friction, self.friction_geoms)
-            self.payload[i] = events.randomize_payload(m, rng, *dr.payload_kg, d)
+            self.payload[i] = events.randomize_payload(m, rng, *self._scaled(dr.payload_kg), d)
             self.strength[i] = events.randomize_motor_strength(
                 m, rng, *dr.motor_strength, self.leg_act, self.nominal
             )
-            events.randomize_com(m, rng, dr.com_displacement_m, self.torso, self.nominal)
+            events.randomize_com(m, rng, self.difficulty * dr.com_displacement_m, self.torso, self.nominal)
             if self.cfg.terrain:
-                self.roughness[i] = events.randomize_terrain(m, rng, *dr.terrain_roughness_m)
+                self.roughness[i] = events.randomize_terrain(m, rng, *self._scaled(dr.terrain_roughness_m))
             self.action_lag[i] = events.sample_lag(rng, *dr.action_lag_steps)
             self.imu_lag[i] = round(events.sample_lag(rng, *dr.imu_lag_steps) / self.decimation)
             mujoco.mj_setState(m, d, self.init_state, STATE)

@@ -1,0 +1,187 @@
+"""Speed of the LMO's vectorized env against raw MuJoCo on the same models, and PPO end to end (issue 9).
+
+One run, one process:
+- `env_steps_per_s`: `X2LMOVecEnv.step` control steps per second over all envs (the default config: domain
+  randomization and terrain on, the policy's actions a fixed small random stream), each step = `decimation`
+  physics steps + arm clip targets, delayed leg targets, pushes, the state gather, the 8 reward terms, the
+  termination terms, auto-resets and the observation;
+- `raw_steps_per_s`: the same N models and data (copied from the env after its warm-up, so the same randomized
+  physics and the same robots) stepped with bare `mujoco.mj_step(m, d, nstep=decimation)` per env: the physics
+  alone, in control steps per second;
+- `ratio = env_steps_per_s / raw_steps_per_s` (issue 9's goal: >= 0.85); both are timed interleaved (ABAB..) so
+  the shared machine's load hits both alike;
+- `ppo_env_steps_per_s`: `wbvla-train-lmo`'s loop (rollout + PPO update with the article's settings) in env steps
+  per second of training time.
+
+Usage: python bench/lmo_env_throughput.py [--num_envs=64] [--reps=6] [--steps_per_rep=50] [--ppo_iterations=4]
+Smoke (the test suite; the figures mean nothing): python bench/lmo_env_throughput.py --smoke=true --output=/tmp/x.json
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import draccus
+import mujoco
+import numpy as np
+import torch
+from _results import RESULTS, machine_description, write_result  # bench/_results.py
+
+
+@dataclass
+class LMOEnvThroughputConfig:
+    num_envs: int = 64
+    reps: int = 6
+    steps_per_rep: int = 50
+    warmup_steps: int = 30
+    # Std of the random actions (a policy early in training moves this much).
+    action_std: float = 0.3
+    # PPO iterations timed end to end (after one warm-up iteration).
+    ppo_iterations: int = 4
+    threads: int = 2
+    # Procedural clips in the library (conditioning=command: no LAM needed; the env's cost is the same).
+    clips: int = 16
+    output: Path = RESULTS / "lmo_env_throughput.json"
+    smoke: bool = False
+
+
+def _smoke(cfg: LMOEnvThroughputConfig) -> LMOEnvThroughputConfig:
+    return replace(cfg, num_envs=4, reps=1, steps_per_rep=3, warmup_steps=2, ppo_iterations=1, clips=2)
+
+
+def _library(cfg: LMOEnvThroughputConfig):
+    from lerobot_wbvla.lmo.clips import ClipLibrary, procedural_clips
+
+    return ClipLibrary(procedural_clips(cfg.clips, seed=0))
+
+
+def _time_env(env, actions: list[torch.Tensor]) -> float:
+    t = time.perf_counter()
+    for a in actions:
+        env.step(a)
+    return time.perf_counter() - t
+
+
+def _time_raw(models, datas, steps: int, nstep: int) -> float:
+    t = time.perf_counter()
+    for _ in range(steps):
+        for m, d in zip(models, datas, strict=True):
+            mujoco.mj_step(m, d, nstep=nstep)
+    return time.perf_counter() - t
+
+
+def main(cfg: LMOEnvThroughputConfig) -> dict:
+    from lerobot_wbvla.lmo.config_train import TrainLMOConfig
+    from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig
+    from lerobot_wbvla.lmo.env.x2_vec_env import X2LMOVecEnv
+
+    if cfg.smoke:
+        cfg = _smoke(cfg)
+    torch.set_num_threads(cfg.threads)
+    library = _library(cfg)
+    env_cfg = LMOEnvConfig(num_envs=cfg.num_envs, conditioning="command")
+    env = X2LMOVecEnv(env_cfg, library.stack())
+    g = torch.Generator().manual_seed(0)
+    n = cfg.num_envs
+
+    def stream(k: int) -> list[torch.Tensor]:
+        return [cfg.action_std * torch.randn(n, 12, generator=g) for _ in range(k)]
+
+    _time_env(env, stream(cfg.warmup_steps))
+    # The raw side: the env's own (randomized) models, new MjData holding the env's robots' current states.
+    models = list(env.models)
+    datas = []
+    full = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    for m, d in zip(models, env.datas, strict=True):
+        raw = mujoco.MjData(m)
+        state = np.empty(mujoco.mj_stateSize(m, full))
+        mujoco.mj_getState(m, d, state, full)
+        mujoco.mj_setState(m, raw, state, full)
+        raw.ctrl[:] = d.ctrl
+        mujoco.mj_forward(m, raw)
+        datas.append(raw)
+    _time_raw(models, datas, max(1, cfg.warmup_steps // 3), env.decimation)
+
+    per_rep = []
+    for rep in range(cfg.reps):
+        e = _time_env(env, stream(cfg.steps_per_rep))
+        r = _time_raw(models, datas, cfg.steps_per_rep, env.decimation)
+        steps = n * cfg.steps_per_rep
+        per_rep.append(
+            {
+                "rep": rep,
+                "env_steps_per_s": steps / e,
+                "raw_steps_per_s": steps / r,
+                "loadavg": os.getloadavg()[0],
+            }
+        )
+    env_sps = statistics.median(x["env_steps_per_s"] for x in per_rep)
+    raw_sps = statistics.median(x["raw_steps_per_s"] for x in per_rep)
+    ratios = [x["env_steps_per_s"] / x["raw_steps_per_s"] for x in per_rep]
+    env.close()
+
+    ppo = _ppo(cfg, env_cfg, TrainLMOConfig, library)
+    result = {
+        "env_steps_per_s": env_sps,
+        "raw_steps_per_s": raw_sps,
+        "ratio": env_sps / raw_sps,
+        "ratio_per_rep": ratios,
+        "ppo_env_steps_per_s": ppo["env_steps_per_s"],
+        "ppo": ppo,
+        "num_envs": n,
+        "decimation": env.decimation,
+        "per_rep": per_rep,
+        "env": "X2LMOVecEnv, default LMOEnvConfig (domain randomization and terrain on), conditioning=command",
+        "machine": machine_description(with_torch=True),
+    }
+    write_result(
+        cfg.output, result, measures=["lerobot_wbvla/lmo", "lerobot_wbvla/robots/agibot_x2"], smoke=cfg.smoke
+    )
+    return result
+
+
+def _ppo(cfg: LMOEnvThroughputConfig, env_cfg, config_cls, library) -> dict:
+    """wbvla-train-lmo's loop for ppo_iterations (+1 warm-up): env steps per second of training time."""
+    import lerobot_wbvla.lmo.train as train_mod
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tcfg = config_cls(
+            output_dir=Path(tmp) / "run",
+            env=env_cfg,
+            iterations=cfg.ppo_iterations + 1,
+            save_every=10**6,
+            export=False,
+            progress=False,
+            threads=cfg.threads,
+        )
+        original = train_mod.build_clip_library
+        train_mod.build_clip_library = lambda _cfg: library
+        try:
+            result = train_mod.train(tcfg)
+        finally:
+            train_mod.build_clip_library = original
+        rows = [r for r in _metrics(Path(tmp) / "run") if r["iteration"] > 1]
+    steps = sum(env_cfg.num_envs * tcfg.ppo.num_steps_per_env for _ in rows)
+    seconds = sum(r["iteration_s"] for r in rows)
+    return {
+        "env_steps_per_s": steps / seconds,
+        "iterations_timed": len(rows),
+        "steps_per_iteration": env_cfg.num_envs * tcfg.ppo.num_steps_per_env,
+        "rollout_env_steps_per_s": statistics.median(r["env_steps_per_s"] for r in rows),
+        "train_minutes": result.train_minutes,
+    }
+
+
+def _metrics(run: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
+if __name__ == "__main__":
+    main(draccus.parse(config_class=LMOEnvThroughputConfig))
