@@ -420,7 +420,9 @@ def main() -> None:
         parser.wrap()(_run)()
     except USER_ERRORS as err:  # bad input: one clear line, no traceback
         exit_with_user_error("wbvla-train-lmo", err)
-    except draccus.utils.ParsingError as err:  # a config's own check (e.g. __post_init__) failed while parsing
+    except (
+        draccus.utils.ParsingError
+    ) as err:  # a config's own check (e.g. __post_init__) failed while parsing
         exit_with_user_error("wbvla-train-lmo", err.__cause__ or err)
 
 
