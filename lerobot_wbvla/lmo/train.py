@@ -270,7 +270,7 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
                 "env_steps": it * steps_per_it,
                 "env_steps_per_s": steps_per_it / (t1 - t0),
                 "iteration_s": t2 - t0,
-                "action_std": float(alg.get_policy().output_std.mean()),
+                "action_std": float(alg.get_policy().output_std.detach().mean()),
                 "difficulty": env.difficulty,
                 "learning_rate": float(alg.learning_rate),
                 **{f"loss/{k}": float(v) for k, v in losses.items()},

@@ -41,7 +41,9 @@ def test_killed_run_resumes_exports_pushes_and_loads_back(tmp_path, subprocess_e
 
     out = tmp_path / "run"
     args = [f"--output_dir={out}", "--env.conditioning=none", "--iterations=8", "--save_every=2", *TINY]
-    proc = subprocess.Popen([TRAIN, *args], env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [TRAIN, *args], env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 240
     ckpt = out / "checkpoints" / "model_000004.pt"
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -55,7 +57,9 @@ def test_killed_run_resumes_exports_pushes_and_loads_back(tmp_path, subprocess_e
     assert again.returncode == 2 and "--resume=true" in again.stderr  # refuses to overwrite the run
 
     repo = unique_repo_id("lmo")
-    resumed = _run([*args, "--resume=true", "--hub.push_to_hub=true", f"--hub.repo_id={repo}"], subprocess_env)
+    resumed = _run(
+        [*args, "--resume=true", "--hub.push_to_hub=true", f"--hub.repo_id={repo}"], subprocess_env
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert summary["iterations"] == 8
