@@ -121,7 +121,6 @@ class SeededLMOVecEnv(X2LMOVecEnv):
             log = self.logs[i]
             if not self._opening:
                 log.open = False  # an auto-reset: what follows is not the seeded episode
-            self._forget_last_episode(i)
             with self._rng_of(i):
                 super()._reset_envs(np.array([i]))
             if log.open:
@@ -129,14 +128,6 @@ class SeededLMOVecEnv(X2LMOVecEnv):
                 log.friction = float(self.friction[i])
                 log.motor_strength = float(self.strength[i])
                 log.action_lag = int(self.action_lag[i])
-
-    def _forget_last_episode(self, i: int) -> None:
-        """Undo what the parent's reset leaves of the slot's previous episode, so that an episode is the same in a
-        fresh slot and in a used one: the solver's warm start (mj_setState's FULLPHYSICS state does not include it;
-        it nudges the solution by ~1e-5) and the torso CoM offset (still in the model when the payload event's
-        mj_setConst recomputes the inverse weights, before the CoM event moves it)."""
-        self.datas[i].qacc_warmstart[:] = 0.0
-        self.models[i].body_ipos[self.torso] = self.nominal.torso_ipos
 
     def _next_clip(self, ids: np.ndarray) -> None:
         for i in np.asarray(ids, dtype=int):

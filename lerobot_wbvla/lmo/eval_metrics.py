@@ -1,5 +1,5 @@
-"""Statistics and metric math of `wbvla-eval-lmo` (pure numpy, no env): confidence intervals and the per-episode
-metrics of the issue's scenarios computed from recorded step arrays.
+"""Statistics and metric math of `wbvla-eval-lmo` (pure numpy, no env): confidence intervals, the per-episode
+metrics computed from recorded step arrays, and each scenario's summary from an `eval_env.EpisodeRecord`.
 
 Why these intervals: fall rates over 200 episodes sit near 0 or 1 for the policies that matter (the acceptance is
 <= 5% falls vs "nearly every episode"), where the normal approximation gives intervals below 0 or above 1; Wilson's
@@ -12,9 +12,15 @@ episode (same seed, same clips, payloads and pushes), which removes the between-
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Mapping, Sequence
 from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lerobot_wbvla.lmo.eval_env import EpisodeRecord
 
 CONFIDENCE = 0.95
 
@@ -167,3 +173,164 @@ def finite_mean(values: np.ndarray) -> float:
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
     return float(v.mean()) if v.size else math.nan
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+def _round(x: float, digits: int = 5) -> float | None:
+    return round(float(x), digits) if np.isfinite(x) else None
+
+
+def fall_stats(fell: np.ndarray) -> dict[str, Any]:
+    k, n = int(np.sum(fell)), int(np.size(fell))
+    return {
+        "episodes": n,
+        "falls": k,
+        "fall_rate": k / n if n else math.nan,
+        "fall_rate_ci": list(wilson_ci(k, n)),
+    }
+
+
+def perturbation_metrics(
+    rec: EpisodeRecord, episode_s: float
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Falls and CoM margins of the perturbation episodes, with each episode's outcome and what it was made of;
+    plus the raw margins (every step while up, each episode's mean and minimum) for plots and paired differences."""
+    mask = valid_mask(rec.end_step, rec.steps)
+    mean = masked_stat(rec.margin, mask, "mean")
+    low = masked_stat(rec.margin, mask, "min")
+    m, lo, hi = mean_ci(mean)
+    mn, mlo, mhi = mean_ci(low)
+    out = fall_stats(rec.fell) | {
+        "com_margin_mean": m,
+        "com_margin_mean_ci": [lo, hi],
+        "com_margin_min": mn,
+        "com_margin_min_ci": [mlo, mhi],
+        "com_margin_worst": float(np.nanmin(low)) if np.isfinite(low).any() else math.nan,
+        "fall_time_s_mean": finite_mean(rec.fall_time_s),
+        "per_episode": [
+            {
+                "fell": bool(rec.fell[k]),
+                "fall_time_s": None if not rec.fell[k] else round(float(rec.fall_time_s[k]), 3),
+                "com_margin_mean": _round(mean[k]),
+                "com_margin_min": _round(low[k]),
+                **rec.logs[k].to_dict(episode_s),
+            }
+            for k in range(len(rec.fell))
+        ],
+    }
+    raw = {"step_margins": rec.margin[mask], "episode_mean": mean, "episode_min": low}
+    return out, raw
+
+
+def locomotion_metrics(
+    rec: EpisodeRecord, commands: Mapping[str, Sequence[float]], episodes: int, settle_s: float
+) -> dict[str, Any]:
+    """Per command (episodes listed command by command, `episodes` each): falls, tracking errors after
+    `settle_s`, position and heading error at the end vs the commanded path, and the mean velocity curve along the
+    commanded axis (yaw rate for a turn); `_all`: the falls over every command."""
+    rate = yaw_rate(rec.yaw, rec.init_yaw, rec.dt)
+    up = valid_mask(rec.end_step, rec.steps)
+    settled = up & (np.arange(rec.steps)[None, :] * rec.dt >= settle_s)
+    errors = tracking_errors(rec.vel_h, rate, rec.loco, settled)
+    path, path_yaw = commanded_path(rec.loco, rec.init_pos, rec.init_yaw, rec.dt)
+    done = ~rec.fell
+    pos_err = np.where(done, np.linalg.norm(rec.pos_xy[:, -1] - path[:, -1], axis=1), np.nan)
+    head_err = np.where(done, np.abs(wrap_angle(rec.yaw[:, -1] - path_yaw[:, -1])), np.nan)
+    out: dict[str, Any] = {}
+    for c, name in enumerate(commands):
+        ep = slice(c * episodes, (c + 1) * episodes)
+        cmd = np.asarray(commands[name], dtype=float)
+        axis = int(np.argmax(np.abs(cmd)))
+        series = rate if axis == 2 else rec.vel_h[:, :, axis]
+        with warnings.catch_warnings():  # steps where every episode of the command had fallen: nan
+            warnings.simplefilter("ignore", RuntimeWarning)
+            curve = np.nanmean(np.where(up[ep], series[ep], np.nan), axis=0)
+        out[name] = fall_stats(rec.fell[ep]) | {
+            "command": cmd.tolist(),
+            "vel_error": finite_mean(errors["vel_error"][ep]),
+            "mean_vel_error": finite_mean(errors["mean_vel_error"][ep]),
+            "yaw_rate_error": finite_mean(errors["yaw_rate_error"][ep]),
+            "position_error_m": finite_mean(pos_err[ep]),
+            "heading_error_rad": finite_mean(head_err[ep]),
+            "completed": int(done[ep].sum()),
+            "curve": {
+                "t": [round((i + 1) * rec.dt, 3) for i in range(rec.steps)],
+                "value": [_round(v) for v in curve],
+            },
+        }
+    out["_all"] = fall_stats(rec.fell)
+    return out
+
+
+def sway_metrics(rec: EpisodeRecord, episodes: int, settle_s: float, squat_height_m: float) -> dict[str, Any]:
+    """Standing then squatting episodes (`episodes` each): CoM sway after `settle_s`, pelvis height, falls."""
+    from lerobot_wbvla.lmo.mdp.observations import NOMINAL_HEIGHT
+
+    up = valid_mask(rec.end_step, rec.steps)
+    window = up & (np.arange(rec.steps)[None, :] * rec.dt >= settle_s)
+    sway = com_sway(rec.com_xy, window)
+    height = masked_stat(rec.height, window, "mean")
+    out = {}
+    for q, (name, target) in enumerate((("stand", NOMINAL_HEIGHT), ("squat", squat_height_m))):
+        ep = slice(q * episodes, (q + 1) * episodes)
+        m, lo, hi = mean_ci(sway[ep])
+        out[name] = fall_stats(rec.fell[ep]) | {
+            "com_sway_m": m,
+            "com_sway_m_ci": [lo, hi],
+            "height_m": finite_mean(height[ep]),
+            "height_target_m": float(target),
+        }
+    return out
+
+
+def differences(
+    labels: Sequence[str], per_policy: Mapping[str, Any], margins: Mapping[str, Mapping[str, np.ndarray]]
+) -> dict[str, Any]:
+    """Each policy minus the first one: fall rate (Newcombe interval), CoM margin (paired by episode); and whether
+    every policy's episodes started from the same robots (payloads, friction, motors, lag)."""
+    ref = labels[0]
+    r = per_policy[ref]
+    diffs = {}
+    for label in labels[1:]:
+        m = per_policy[label]
+        d, lo, hi = newcombe_diff_ci(m["falls"], m["episodes"], r["falls"], r["episodes"])
+        dm, mlo, mhi = paired_diff_ci(margins[label]["episode_mean"], margins[ref]["episode_mean"])
+        diffs[label] = {
+            "fall_rate": d,
+            "fall_rate_ci": [lo, hi],
+            "com_margin_mean": dm,
+            "com_margin_mean_ci": [mlo, mhi],
+        }
+    resets = [
+        [(e["payload_kg"], e["friction"], e["motor_strength"], e["action_lag"]) for e in m["per_episode"]]
+        for m in per_policy.values()
+    ]
+    return {"reference": ref, "differences": diffs, "same_episodes": all(x == resets[0] for x in resets)}
+
+
+def pooled_by_group(
+    groups: Mapping[str, str], per_policy: Mapping[str, Any], margins: Mapping[str, Mapping[str, np.ndarray]]
+) -> dict[str, Any]:
+    """Policies of one group (label -> group, e.g. the conditioning of each training seed's export) pooled: their
+    episodes together (Wilson interval of all falls; CoM margin over all episodes). Groups of one policy are left
+    out (their row is the policy's own). Pooling treats the seeds' episodes as independent samples."""
+    members: dict[str, list[str]] = {}
+    for label, group in groups.items():
+        members.setdefault(group, []).append(label)
+    out = {}
+    for group, labels in members.items():
+        if len(labels) < 2:
+            continue
+        falls = sum(per_policy[lab]["falls"] for lab in labels)
+        n = sum(per_policy[lab]["episodes"] for lab in labels)
+        m, lo, hi = mean_ci(np.concatenate([margins[lab]["episode_mean"] for lab in labels]))
+        out[group] = {
+            "policies": list(labels),
+            "episodes": n,
+            "falls": falls,
+            "fall_rate": falls / n,
+            "fall_rate_ci": list(wilson_ci(falls, n)),
+            "com_margin_mean": m,
+            "com_margin_mean_ci": [lo, hi],
+        }
+    return out

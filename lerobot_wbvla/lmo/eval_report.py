@@ -96,6 +96,22 @@ def markdown(results: Mapping[str, Any]) -> str:
             )
         if diff_rows:
             out += _table(["difference", "fall rate [95% CI]", "CoM margin (cm) [95% CI, paired]"], diff_rows)
+        pooled = pert.get("pooled") or {}
+        if pooled:
+            rows = [
+                [
+                    group,
+                    ", ".join(f"`{lab}`" for lab in g["policies"]),
+                    f"{g['falls']}/{g['episodes']}",
+                    _ci(g["fall_rate"], g["fall_rate_ci"], digits=3),
+                    _ci(g["com_margin_mean"], g["com_margin_mean_ci"], 100, 2),
+                ]
+                for group, g in pooled.items()
+            ]
+            out += ["", "Exports pooled by conditioning (their seeds' episodes together):", ""]
+            out += _table(
+                ["conditioning", "policies", "falls", "fall rate [95% CI]", "CoM margin (cm) [95% CI]"], rows
+            )
         times = [
             [f"`{p['label']}`", _fmt(pert["per_policy"][p["label"]]["fall_time_s_mean"], digits=2)]
             for p in policies

@@ -32,12 +32,12 @@ import logging
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Headless rendering for the videos: mujoco picks its GL backend when first imported (below, via the env).
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
@@ -273,7 +273,7 @@ def load_policies(cfg: EvalLMOConfig) -> list[LegPolicy]:
         if source in BASELINES:
             continue
         policies.append(load_export(source, label or _default_label(source), cfg))
-    exports = {p.source: p for p in policies}
+    exports = iter(policies)  # in the order of `parsed`
     out: list[LegPolicy] = []
     for label, source in parsed:
         if source == "pd_stand":
@@ -289,7 +289,7 @@ def load_policies(cfg: EvalLMOConfig) -> list[LegPolicy]:
             act = untrained_actor(layout, cfg.seed)
             out.append(LegPolicy(label or "untrained", "untrained", "untrained", layout, act, scale, clip))
         else:
-            out.append(exports[source])
+            out.append(next(exports))
     labels = [p.label for p in out]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
@@ -357,107 +357,6 @@ def scenario_library(name: str, cfg: EvalLMOConfig):
         clips.append(_hold_clip("squat", "squat", loco))
     forced = np.repeat(np.arange(len(clips)), sc.episodes)
     return ClipLibrary(clips), forced
-
-
-# ---------------------------------------------------------------------------------------------- metrics
-def _fall_stats(fell: np.ndarray) -> dict[str, Any]:
-    k, n = int(fell.sum()), int(fell.size)
-    return {
-        "episodes": n,
-        "falls": k,
-        "fall_rate": k / n if n else math.nan,
-        "fall_rate_ci": list(M.wilson_ci(k, n)),
-    }
-
-
-def perturbation_metrics(
-    rec: EpisodeRecord, episode_s: float
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    mask = M.valid_mask(rec.end_step, rec.steps)
-    mean = M.masked_stat(rec.margin, mask, "mean")
-    low = M.masked_stat(rec.margin, mask, "min")
-    m, lo, hi = M.mean_ci(mean)
-    mn, mlo, mhi = M.mean_ci(low)
-    out = _fall_stats(rec.fell) | {
-        "com_margin_mean": m,
-        "com_margin_mean_ci": [lo, hi],
-        "com_margin_min": mn,
-        "com_margin_min_ci": [mlo, mhi],
-        "com_margin_worst": float(np.nanmin(low)) if np.isfinite(low).any() else math.nan,
-        "fall_time_s_mean": M.finite_mean(rec.fall_time_s),
-        "per_episode": [
-            {
-                "fell": bool(rec.fell[k]),
-                "fall_time_s": None if not rec.fell[k] else round(float(rec.fall_time_s[k]), 3),
-                "com_margin_mean": _round(mean[k]),
-                "com_margin_min": _round(low[k]),
-                **rec.logs[k].to_dict(episode_s),
-            }
-            for k in range(len(rec.fell))
-        ],
-    }
-    raw = {"step_margins": rec.margin[mask], "episode_mean": mean, "episode_min": low}
-    return out, raw
-
-
-def locomotion_metrics(rec: EpisodeRecord, cfg: LocomotionConfig) -> dict[str, Any]:
-    rate = M.yaw_rate(rec.yaw, rec.init_yaw, rec.dt)
-    up = M.valid_mask(rec.end_step, rec.steps)
-    settled = up & (np.arange(rec.steps)[None, :] * rec.dt >= cfg.settle_s)
-    errors = M.tracking_errors(rec.vel_h, rate, rec.loco, settled)
-    path, path_yaw = M.commanded_path(rec.loco, rec.init_pos, rec.init_yaw, rec.dt)
-    done = ~rec.fell
-    pos_err = np.where(done, np.linalg.norm(rec.pos_xy[:, -1] - path[:, -1], axis=1), np.nan)
-    head_err = np.where(done, np.abs(M.wrap_angle(rec.yaw[:, -1] - path_yaw[:, -1])), np.nan)
-    out: dict[str, Any] = {}
-    names = list(cfg.commands)
-    for c, name in enumerate(names):
-        ep = slice(c * cfg.episodes, (c + 1) * cfg.episodes)
-        cmd = np.asarray(cfg.commands[name], dtype=float)
-        axis = int(np.argmax(np.abs(cmd)))
-        series = rate if axis == 2 else rec.vel_h[:, :, axis]
-        with warnings.catch_warnings():  # steps where every episode of the command had fallen: nan
-            warnings.simplefilter("ignore", RuntimeWarning)
-            curve = np.nanmean(np.where(up[ep], series[ep], np.nan), axis=0)
-        out[name] = _fall_stats(rec.fell[ep]) | {
-            "command": cmd.tolist(),
-            "vel_error": M.finite_mean(errors["vel_error"][ep]),
-            "mean_vel_error": M.finite_mean(errors["mean_vel_error"][ep]),
-            "yaw_rate_error": M.finite_mean(errors["yaw_rate_error"][ep]),
-            "position_error_m": M.finite_mean(pos_err[ep]),
-            "heading_error_rad": M.finite_mean(head_err[ep]),
-            "completed": int(done[ep].sum()),
-            "curve": {
-                "t": [round((i + 1) * rec.dt, 3) for i in range(rec.steps)],
-                "value": [_round(v) for v in curve],
-            },
-        }
-    out["_all"] = _fall_stats(rec.fell)
-    return out
-
-
-def sway_metrics(rec: EpisodeRecord, cfg: SwayConfig) -> dict[str, Any]:
-    from lerobot_wbvla.lmo.mdp.observations import NOMINAL_HEIGHT
-
-    up = M.valid_mask(rec.end_step, rec.steps)
-    window = up & (np.arange(rec.steps)[None, :] * rec.dt >= cfg.settle_s)
-    sway = M.com_sway(rec.com_xy, window)
-    height = M.masked_stat(rec.height, window, "mean")
-    out = {}
-    for q, (name, target) in enumerate((("stand", NOMINAL_HEIGHT), ("squat", cfg.squat_height_m))):
-        ep = slice(q * cfg.episodes, (q + 1) * cfg.episodes)
-        m, lo, hi = M.mean_ci(sway[ep])
-        out[name] = _fall_stats(rec.fell[ep]) | {
-            "com_sway_m": m,
-            "com_sway_m_ci": [lo, hi],
-            "height_m": M.finite_mean(height[ep]),
-            "height_target_m": float(target),
-        }
-    return out
-
-
-def _round(x: float, digits: int = 5) -> float | None:
-    return round(float(x), digits) if np.isfinite(x) else None
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -627,14 +526,21 @@ def _evaluate(cfg: EvalLMOConfig, attach: Callable | None) -> dict[str, Any]:
             logger.info("%s: %s", scenario, p.label)
             rec = ev.run(scenario, p, base, forced)
             if scenario == "perturbation":
-                per_policy[p.label], margins[p.label] = perturbation_metrics(rec, cfg.perturbation.episode_s)
+                per_policy[p.label], margins[p.label] = M.perturbation_metrics(
+                    rec, cfg.perturbation.episode_s
+                )
             elif scenario == "locomotion":
-                per_policy[p.label] = locomotion_metrics(rec, cfg.locomotion)
+                lc = cfg.locomotion
+                per_policy[p.label] = M.locomotion_metrics(rec, lc.commands, lc.episodes, lc.settle_s)
             else:
-                per_policy[p.label] = sway_metrics(rec, cfg.sway)
+                sc = cfg.sway
+                per_policy[p.label] = M.sway_metrics(rec, sc.episodes, sc.settle_s, sc.squat_height_m)
         section: dict[str, Any] = {"description": desc[scenario], "per_policy": per_policy}
         if scenario == "perturbation":
-            section |= _differences(policies, per_policy, margins)
+            section |= M.differences([p.label for p in policies], per_policy, margins)
+            exports = {p.label: p.layout.conditioning for p in policies if p.kind == "export" and p.layout}
+            section["pooled"] = M.pooled_by_group(exports, per_policy, margins)
+            section["clips"] = [c.name for c in base]
         elif scenario == "locomotion":
             section["commands"] = {k: list(v) for k, v in cfg.locomotion.commands.items()}
         else:
@@ -658,30 +564,6 @@ def _evaluate(cfg: EvalLMOConfig, attach: Callable | None) -> dict[str, Any]:
     tmp.write_text(json.dumps(results, indent=1, default=_json_default) + "\n")
     os.replace(tmp, out / "results.json")
     return results
-
-
-def _differences(
-    policies: list[LegPolicy], per_policy: dict[str, Any], margins: dict[str, dict[str, np.ndarray]]
-) -> dict[str, Any]:
-    """Each policy minus the first one: fall rate (Newcombe interval), CoM margin (paired by episode)."""
-    ref = policies[0].label
-    r = per_policy[ref]
-    diffs = {}
-    for p in policies[1:]:
-        m = per_policy[p.label]
-        d, lo, hi = M.newcombe_diff_ci(m["falls"], m["episodes"], r["falls"], r["episodes"])
-        dm, mlo, mhi = M.paired_diff_ci(margins[p.label]["episode_mean"], margins[ref]["episode_mean"])
-        diffs[p.label] = {
-            "fall_rate": d,
-            "fall_rate_ci": [lo, hi],
-            "com_margin_mean": dm,
-            "com_margin_mean_ci": [mlo, mhi],
-        }
-    resets = [
-        [(e["payload_kg"], e["friction"], e["motor_strength"], e["action_lag"]) for e in m["per_episode"]]
-        for m in per_policy.values()
-    ]
-    return {"reference": ref, "differences": diffs, "same_episodes": all(x == resets[0] for x in resets)}
 
 
 def _json_default(x: Any) -> Any:

@@ -90,9 +90,12 @@ def test_commanded_path_and_sway_math():
 
 # ---------------------------------------------------------------------------------------------- episodes
 def test_same_seeds_give_identical_results_and_episodes_do_not_depend_on_their_slot(tmp_path, none_export):
-    a = evaluate(_cfg(tmp_path / "a", [f"rand={none_export}", "pd_stand"]))
+    a = evaluate(_cfg(tmp_path / "a", [f"rand={none_export}", "pd_stand", f"again={none_export}"]))
     b = evaluate(_cfg(tmp_path / "b", [f"rand={none_export}", "pd_stand"]))
-    assert _per_episode(a, "rand") == _per_episode(b, "rand")
+    assert _per_episode(a, "rand") == _per_episode(b, "rand") == _per_episode(a, "again")
+    pooled = a["perturbation"]["pooled"]["none"]  # exports of one conditioning pooled (seeds of a training)
+    assert pooled["policies"] == ["rand", "again"] and pooled["episodes"] == 8
+    assert pooled["falls"] == 2 * a["perturbation"]["per_policy"]["rand"]["falls"]
     assert _per_episode(a, "pd_stand") == _per_episode(b, "pd_stand")
     # every policy faced the same robots, payloads and first clips
     assert a["perturbation"]["same_episodes"]
@@ -105,17 +108,27 @@ def test_same_seeds_give_identical_results_and_episodes_do_not_depend_on_their_s
 
 def _pushes(force: tuple[float, float]) -> DomainRandConfig:
     return dataclasses.replace(
-        DomainRandConfig().off(), enabled=True, push_force_n=force, push_interval_s=(0.2, 0.4), push_duration_s=0.4
+        DomainRandConfig().off(),
+        enabled=True,
+        push_force_n=force,
+        push_interval_s=(0.2, 0.4),
+        push_duration_s=0.4,
     )
 
 
 def test_pd_stand_falls_under_heavy_pushes_and_stands_without_perturbation(tmp_path):
-    quiet = PerturbationConfig(episodes=4, episode_s=3.0, arms="stance", domain_rand=DomainRandConfig(enabled=False))
-    stands = evaluate(_cfg(tmp_path / "quiet", ["pd_stand"], perturbation=quiet))["perturbation"]["per_policy"]
+    quiet = PerturbationConfig(
+        episodes=4, episode_s=3.0, arms="stance", domain_rand=DomainRandConfig(enabled=False)
+    )
+    stands = evaluate(_cfg(tmp_path / "quiet", ["pd_stand"], perturbation=quiet))["perturbation"][
+        "per_policy"
+    ]
     m = stands["pd_stand"]
     assert m["fall_rate"] == 0.0 and m["fall_rate_ci"][0] == 0.0 and m["com_margin_min"] > 0.01
     pushed = dataclasses.replace(quiet, domain_rand=_pushes((350.0, 450.0)))
-    falls = evaluate(_cfg(tmp_path / "pushed", ["pd_stand"], perturbation=pushed))["perturbation"]["per_policy"]
+    falls = evaluate(_cfg(tmp_path / "pushed", ["pd_stand"], perturbation=pushed))["perturbation"][
+        "per_policy"
+    ]
     m = falls["pd_stand"]
     assert m["fall_rate"] == 1.0 and m["com_margin_worst"] < 0.0
     assert all(e["pushes"] and e["pushes"][0][1] >= 350 for e in m["per_episode"])
@@ -146,6 +159,26 @@ def test_latent_policies_get_the_latents_of_their_own_lam(tmp_path, latent_expor
         evaluate(_cfg(tmp_path / "lam", [str(latent_export)], lam="other/lam"), attach=_fake_attach([], 8))
 
 
+def test_latent_policy_with_a_real_lam(tmp_path, tiny_lam_dir):
+    """The real path: lmo.latents.attach_latents renders the evaluation clip and labels it with the policy's LAM."""
+    from lerobot_wbvla.lam.modeling_lam import load_lam_config
+    from lerobot_wbvla.lmo.latents import lam_latent_dim
+
+    dim = lam_latent_dim(load_lam_config(tiny_lam_dir))
+    layout = ObservationLayout("latent", latent_dim=dim, lam=str(tiny_lam_dir))
+    export = make_export(tmp_path / "export", layout, seed=5)
+    cfg = _cfg(
+        tmp_path,
+        [f"z={export}"],
+        perturbation=PerturbationConfig(episodes=2, episode_s=1.0, arms="stance"),
+        env=EvalEnvConfig(num_envs=2, terrain=False),
+        latent_cache_dir=tmp_path / "cache",
+    )
+    res = evaluate(cfg)
+    assert res["perturbation"]["per_policy"]["z"]["episodes"] == 2
+    assert any((tmp_path / "cache").rglob("*"))  # the clip's latents were computed and cached
+
+
 # ---------------------------------------------------------------------------------------------- outputs
 def test_outputs_table_plots_and_videos(tmp_path, none_export):
     cfg = _cfg(
@@ -154,7 +187,10 @@ def test_outputs_table_plots_and_videos(tmp_path, none_export):
         scenarios=["perturbation", "locomotion", "sway"],
         perturbation=PerturbationConfig(episodes=2, episode_s=1.5, clips=2),
         locomotion=LocomotionConfig(
-            episodes=1, episode_s=1.5, settle_s=0.5, commands={"forward_0.3": [0.3, 0, 0], "turn_0.5": [0, 0, 0.5]}
+            episodes=1,
+            episode_s=1.5,
+            settle_s=0.5,
+            commands={"forward_0.3": [0.3, 0, 0], "turn_0.5": [0, 0, 0.5]},
         ),
         sway=SwayConfig(episodes=1, episode_s=1.5, settle_s=0.5),
         env=EvalEnvConfig(num_envs=2, terrain=False),

@@ -402,16 +402,18 @@ class X2LMOVecEnv(VecEnv):
         for i in ids:
             m, d = self.models[i], self.datas[i]
             self.friction[i] = events.randomize_friction(m, rng, *dr.friction, self.friction_geoms)
+            # CoM first: the payload recomputes the model constants (mj_setConst) from the final masses.
+            events.randomize_com(m, rng, self.difficulty * dr.com_displacement_m, self.torso, self.nominal)
             self.payload[i] = events.randomize_payload(m, rng, *self._scaled(dr.payload_kg), d)
             self.strength[i] = events.randomize_motor_strength(
                 m, rng, *dr.motor_strength, self.leg_act, self.nominal
             )
-            events.randomize_com(m, rng, self.difficulty * dr.com_displacement_m, self.torso, self.nominal)
             if self.cfg.terrain:
                 self.roughness[i] = events.randomize_terrain(m, rng, *self._scaled(dr.terrain_roughness_m))
             self.action_lag[i] = events.sample_lag(rng, *dr.action_lag_steps)
             self.imu_lag[i] = round(events.sample_lag(rng, *dr.imu_lag_steps) / self.decimation)
             mujoco.mj_setState(m, d, self.init_state, STATE)
+            d.qacc_warmstart[:] = 0.0  # not part of the state: an episode must not depend on the last one
             d.ctrl[:] = self.init_ctrl
             d.xfrc_applied[:] = 0.0
             mujoco.mj_forward(m, d)
