@@ -34,6 +34,8 @@ REQUIRED = sorted(
         "record_throughput",
         "vla_latency",
         "vla_eval",
+        "lmo_env_throughput",
+        "lmo_export",
     }
 )
 
@@ -197,8 +199,9 @@ def test_vla_latency_layout_and_acceptance():
 @pytest.mark.xfail(
     strict=True,
     reason="issue 8's goal (wbvla trains >= 1.0x SmolVLA's samples/s on the same backbone) is not met: the committed "
-    "run measured 0.93x with both language models trained (1.22x with both backbones frozen); wbvla's head "
-    "(head_dim 256, ~2.8M parameters) outweighs a 5M test backbone. Strict: remove the mark once a run meets it.",
+    "run measured 0.86x with both language models trained (1.43x with both backbones frozen). A profile puts ~12% of "
+    "a wbvla step in the backbone's Hugging Face processor call (tokenising and image processing inside forward), "
+    "which SmolVLA does in its preprocessor / in torch. Strict: remove the mark once a run meets it.",
 )
 def test_vla_latency_training_speed_goal():
     ratio = _number(_load("vla_latency.json")["train_samples_per_s_ratio_vs_smolvla"])
@@ -248,3 +251,22 @@ def test_vla_eval_layout_and_acceptance():
         assert _number(pre[arm]) == pytest.approx(statistics.mean(per_seed), rel=1e-3, abs=1e-5), arm
     assert pre["helps"] == (pre["with_video"] < pre["from_scratch"])
     assert len(pre["finetune_episodes"]) == 10 and set(pre["finetune_episodes"]) <= train
+
+
+def test_lmo_env_throughput_layout_and_goal():
+    # Issue 9: env control steps/s vs raw mj_step of the same model in one run (goal >= 0.85); PPO env-steps/s.
+    r = _load("lmo_env_throughput.json")
+    env, raw = _number(r["env_steps_per_s"]), _number(r["raw_steps_per_s"])
+    assert 0 < env <= raw
+    assert r["ratio"] == pytest.approx(statistics.median(r["ratio_per_rep"]), rel=1e-9)
+    assert r["ratio"] >= 0.85, f"the LMO env runs at {r['ratio']:.2f}x raw mj_step (issue 9's goal: >= 0.85)"
+    assert _number(r["ppo_env_steps_per_s"]) > 0 and r["num_envs"] >= 16
+
+
+def test_lmo_export_layout_and_goals():
+    # Issue 9: ONNX matches torch within 1e-5 on 1000 random observations; exported step p99 <= 0.2 ms on one core.
+    r = _load("lmo_export.json")
+    assert r["verify_observations"] == 1000
+    assert 0 <= _number(r["onnx_max_abs_diff"]) <= 1e-5
+    assert 0 < _number(r["step_latency_p99_ms"]) <= 0.2
+    assert r["step_latency_onnx"]["n"] >= 10000
