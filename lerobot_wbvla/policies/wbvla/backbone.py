@@ -56,6 +56,8 @@ PUSHED_SUFFIXES = (".json", ".safetensors", ".yaml", ".md")
 DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 # Keys of prepare()'s output that are per-token sequences (padded/truncated to the fixed length).
 _SEQ_KEYS = ("input_ids", "attention_mask", "token_type_ids", "mm_token_type_ids")
+# Distinct (task, camera sizes) token rows prepare() keeps (oldest dropped first): datasets have a few tasks.
+_TEXT_CACHE_SIZE = 4096
 
 
 class VLMUnavailableError(RuntimeError):
@@ -145,6 +147,9 @@ class VLMBackbone(nn.Module):
         self.image_size = image_size
         self.lora_settings: dict | None = None
         self._fixed_len: dict[tuple[tuple[int, int], ...], int] = {}
+        # prepare()'s fast path: per camera setup whether it matched the processor; token rows per (task, sizes).
+        self._fast_ok: dict[tuple[tuple[int, int], ...], bool] = {}
+        self._text_rows: dict[tuple[str, tuple[tuple[int, int], ...]], dict[str, torch.Tensor]] = {}
         self._check_processor()
 
     # ------------------------------------------------------------------ introspection
@@ -258,7 +263,13 @@ class VLMBackbone(nn.Module):
         Deterministic and batch-consistent: tasks are cut to max_text_tokens tokens and rows are right-padded to
         the batch's longest (never beyond the prompt + max_text_tokens): under the language model's causal
         attention a row's real tokens do not see the padding after them, so a row's hidden states (where the mask
-        is set) are those of its batch of one, and short instructions cost no padded tokens."""
+        is set) are those of its batch of one, and short instructions cost no padded tokens.
+
+        Why two paths: the processor call costs more than a small backbone's forward on CPU (keyword merging,
+        per-image Python, tokenizing the same few instructions every step). The fast path tokenizes each (task,
+        camera sizes) once and builds the pixels in torch with the processor's own mean/std/patch settings; it is
+        checked against the processor's output on the first batch of every camera setup and replaced by the
+        processor, with a warning, if they differ (an unknown processor version or image rule)."""
         if isinstance(tasks, str):
             raise TypeError("tasks must be a list of strings (one per batch row), not a single string")
         b = len(tasks)
@@ -267,26 +278,123 @@ class VLMBackbone(nn.Module):
                 raise ValueError(
                     f"images[{i}] has shape {tuple(cam.shape)}; expected ({b}, 3, H, W) for {b} task(s)"
                 )
-        hw = [self.image_hw(int(c.shape[-2]), int(c.shape[-1])) for c in images]
+        hw = tuple(self.image_hw(int(c.shape[-2]), int(c.shape[-1])) for c in images)
         cams = []
         for cam, size in zip(images, hw, strict=True):
             cam = cam.detach().to("cpu", torch.float32)
             if tuple(cam.shape[-2:]) != size:
                 cam = F.interpolate(cam, size=size, mode="bilinear", antialias=True, align_corners=False)
             cams.append(cam.clamp(0.0, 1.0))
-        per_row = [[cam[i] for cam in cams] for i in range(b)]
-        texts = [self._prompt(self._truncate_task(str(t)), len(cams)) for t in tasks]
-        out = self._call_processor(texts, per_row)
-        length = self._length(hw)
+        tasks = [str(t) for t in tasks]
+        fast_ok = self._fast_ok.get(hw)
+        if fast_ok is None:
+            reference = self._processor_inputs(cams, tasks)
+            fast_ok = self._fast_matches(reference, cams, tasks, hw)
+            self._fast_ok[hw] = fast_ok
+            out = reference
+        elif fast_ok:
+            out = self._fast_inputs(cams, tasks, hw)
+        else:
+            out = self._processor_inputs(cams, tasks)
+        return self._cut(out, hw)
+
+    def _cut(self, out: dict[str, torch.Tensor], hw: tuple[tuple[int, int], ...]) -> dict[str, torch.Tensor]:
+        length = self._length(list(hw))
         for key in _SEQ_KEYS:
-            if key not in out:
-                continue
-            v = out[key]
-            if v.shape[1] > length:
+            if key in out and out[key].shape[1] > length:
                 # Only trailing text can be cut: images and template come first in every family's prompt.
-                v = v[:, :length]
-            out[key] = v
+                out[key] = out[key][:, :length]
         return out
+
+    def _processor_inputs(self, cams: list[torch.Tensor], tasks: list[str]) -> dict[str, torch.Tensor]:
+        per_row = [[cam[i] for cam in cams] for i in range(len(tasks))]
+        texts = [self._prompt(self._truncate_task(t), len(cams)) for t in tasks]
+        return self._call_processor(texts, per_row)
+
+    # ------------------------------------------------------------------ fast inputs
+    def _fast_matches(
+        self, reference: dict[str, torch.Tensor], cams: list[torch.Tensor], tasks: list[str], hw: tuple
+    ) -> bool:
+        """Whether the fast path reproduces the processor on this batch (same keys, ids equal, pixels to 1e-5)."""
+        try:
+            fast = self._fast_inputs(cams, tasks, hw)
+        except Exception as err:  # noqa: BLE001 - any failure means "use the processor"
+            problem = f"{type(err).__name__}: {err}"
+        else:
+            problem = _first_difference(reference, fast)
+        if problem is None:
+            return True
+        logger.warning(
+            "%s: the fast input path differs from the processor (%s); using the processor for cameras %s "
+            "(slower, same results)",
+            self.name_or_path,
+            problem,
+            list(hw),
+        )
+        return False
+
+    def _fast_inputs(self, cams: list[torch.Tensor], tasks: list[str], hw: tuple) -> dict[str, torch.Tensor]:
+        if not cams:
+            raise ValueError("no cameras")
+        rows = [self._text_row(t, hw) for t in tasks]
+        longest = max(int(r["input_ids"].shape[0]) for r in rows)
+        pad_id = int(self.processor.tokenizer.pad_token_id)
+        out: dict[str, torch.Tensor] = {}
+        for key in rows[0]:
+            fill = pad_id if key == "input_ids" else 0
+            batch = torch.full((len(rows), longest), fill, dtype=rows[0][key].dtype)
+            for i, row in enumerate(rows):
+                batch[i, : row[key].shape[0]] = row[key]
+            out[key] = batch
+        out.update(self._fast_pixels(cams))
+        return out
+
+    def _text_row(self, task: str, hw: tuple) -> dict[str, torch.Tensor]:
+        """The processor's token sequences for one row (blank images of the right sizes), cached per (task, hw)."""
+        key = (task, hw)
+        row = self._text_rows.get(key)
+        if row is None:
+            blank = [torch.zeros(3, *size) for size in hw]
+            out = self._call_processor([self._prompt(self._truncate_task(task), len(hw))], [blank])
+            row = {k: out[k][0].clone() for k in _SEQ_KEYS if k in out}
+            if len(self._text_rows) >= _TEXT_CACHE_SIZE:
+                self._text_rows.pop(next(iter(self._text_rows)))
+            self._text_rows[key] = row
+        return row
+
+    def _fast_pixels(self, cams: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The image processor's outputs computed in torch, for images already at their encoder size in [0, 1]."""
+        ip = self.processor.image_processor
+        mean = torch.tensor(ip.image_mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(ip.image_std, dtype=torch.float32).view(1, 3, 1, 1)
+        if _is_pil_backend(ip):
+            # PIL-backed processors (SmolVLM's default in transformers 5) turn float images into 8-bit PIL
+            # images by truncation: do the same so both paths feed the model identical pixels.
+            cams = [torch.floor(cam * 255.0) / 255.0 for cam in cams]
+        normed = [(cam - mean) / std for cam in cams]
+        b = cams[0].shape[0]
+        if self.family == "idefics3":
+            if len({tuple(c.shape[-2:]) for c in cams}) != 1:
+                raise ValueError("cameras of different sizes")
+            pixels = torch.stack(normed, dim=1)  # (B, n_cams, 3, S, S)
+            mask = torch.ones(pixels.shape[0], pixels.shape[1], *pixels.shape[-2:], dtype=torch.int64)
+            return {"pixel_values": pixels, "pixel_attention_mask": mask}
+        if self.family == "paligemma":
+            # Row-major: row 0's cameras, then row 1's.
+            return {"pixel_values": torch.stack(normed, dim=1).flatten(0, 1)}
+        # Qwen2-VL / Qwen2.5-VL: each image repeated temporal_patch_size times, cut into patch_size patches in
+        # merge_size x merge_size groups, each patch flattened as (channel, time, row, column).
+        p, m, t = int(ip.patch_size), int(ip.merge_size), int(ip.temporal_patch_size)
+        per_cam, grids = [], []
+        for x in normed:
+            h, w = x.shape[-2] // p, x.shape[-1] // p
+            x = x.unsqueeze(1).expand(b, t, 3, x.shape[-2], x.shape[-1])
+            x = x.reshape(b, t, 3, h // m, m, p, w // m, m, p).permute(0, 3, 6, 4, 7, 2, 1, 5, 8)
+            per_cam.append(x.reshape(b, h * w, 3 * t * p * p))
+            grids.append(torch.tensor([1, h, w], dtype=torch.int64))
+        pixels = torch.cat([per_cam[c][i] for i in range(b) for c in range(len(cams))])
+        grid = torch.stack([grids[c] for _ in range(b) for c in range(len(cams))])
+        return {"pixel_values": pixels, "image_grid_thw": grid}
 
     # ------------------------------------------------------------------ model
     def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -372,3 +480,24 @@ class VLMBackbone(nn.Module):
                 f"(a wbvla checkpoint keeps it in its vlm/ subfolder)"
             )
         return cls(str(directory), load_weights=False, image_size=image_size, max_text_tokens=max_text_tokens)
+
+
+def _is_pil_backend(image_processor: object) -> bool:
+    return any(cls.__name__ == "PilBackend" for cls in type(image_processor).__mro__)
+
+
+def _first_difference(reference: dict[str, torch.Tensor], fast: dict[str, torch.Tensor]) -> str | None:
+    """None when both input dicts agree (integer keys exactly, floats within 1e-5), else what differs."""
+    if set(reference) != set(fast):
+        return f"keys {sorted(reference)} vs {sorted(fast)}"
+    for key, ref in reference.items():
+        got = fast[key]
+        if tuple(ref.shape) != tuple(got.shape):
+            return f"{key} shape {tuple(ref.shape)} vs {tuple(got.shape)}"
+        if ref.is_floating_point():
+            diff = float((ref.float() - got.float()).abs().max()) if ref.numel() else 0.0
+            if diff > 1e-5:
+                return f"{key} differs by {diff:.2e}"
+        elif not torch.equal(ref.to(got.dtype), got):
+            return f"{key} differs"
+    return None

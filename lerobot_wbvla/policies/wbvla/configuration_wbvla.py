@@ -142,6 +142,9 @@ class WbvlaConfig(PreTrainedConfig):
     optimizer_eps: float = 1e-8
     optimizer_weight_decay: float = 1e-4
     optimizer_grad_clip_norm: float = 1.0
+    # torch's fused AdamW kernel (the same update; one kernel instead of a Python loop over the parameters: ~6x
+    # faster optimiser steps on CPU). Used where torch has it (CPU, CUDA; float parameters), the loop elsewhere.
+    optimizer_fused: bool = True
     scheduler_warmup_steps: int = 500
     scheduler_decay_steps: int = 30_000
     scheduler_decay_lr: float = 2.5e-6

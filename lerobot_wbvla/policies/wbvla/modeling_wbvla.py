@@ -225,6 +225,10 @@ class WbvlaPolicy(PreTrainedPolicy):
         if vlm:
             lr = self.config.optimizer_lr_vlm
             groups.append({"params": vlm} if lr is None else {"params": vlm, "lr": lr})
+        if self.config.optimizer_fused and _fused_adamw_supported(head + vlm):
+            # Per group, so that LeRobot's plain "adamw" optimizer config (which has no such field) builds it.
+            for group in groups:
+                group["fused"] = True
         return groups
 
     def reset(self) -> None:
@@ -455,6 +459,14 @@ class WbvlaPolicy(PreTrainedPolicy):
         )
         card.text = card.text + "\n" + wbvla_card_section(self, cfg, dataset_repo_id)
         return card
+
+
+def _fused_adamw_supported(params: list[Tensor]) -> bool:
+    """torch's fused AdamW runs on CPU and CUDA tensors of floating types, all on one device type."""
+    if not params:
+        return False
+    kinds = {p.device.type for p in params}
+    return len(kinds) == 1 and kinds <= {"cpu", "cuda"} and all(p.is_floating_point() for p in params)
 
 
 def _adopt_dataset_state(config: WbvlaConfig, dataset_meta) -> None:

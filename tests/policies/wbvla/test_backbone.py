@@ -89,6 +89,49 @@ def test_prepare_is_batch_consistent(family: str, tiny_vlm_dirs: dict[str, Path]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+def test_fast_inputs_equal_the_processor(family: str, tiny_vlm_dirs: dict[str, Path]) -> None:
+    """prepare()'s cached-token / torch-pixel path gives exactly the processor's inputs, for two camera setups."""
+    bb = VLMBackbone(str(tiny_vlm_dirs[family]), max_text_tokens=16)
+    for cams in ([(48, 64)], [(48, 64), (32, 32)]):
+        images = _images(3, cams=1, hw=cams[0]) + _images(3, cams=1, hw=cams[-1], seed=1)[: len(cams) - 1]
+        hw = tuple(bb.image_hw(*c) for c in cams)
+        first = bb.prepare(images, TASKS)  # checks the fast path against the processor
+        assert bb._fast_ok[hw] is True, (family, cams)
+        for seed, tasks in ((2, TASKS[::-1]), (3, TASKS[1:])):
+            images = [torch.rand(len(tasks), 3, *c, generator=torch.Generator().manual_seed(seed)) for c in cams]
+            fast = bb.prepare(images, tasks)
+            resized = [
+                torch.nn.functional.interpolate(x, size=s, mode="bilinear", antialias=True, align_corners=False)
+                if tuple(x.shape[-2:]) != s
+                else x
+                for x, s in zip(images, hw, strict=True)
+            ]
+            reference = bb._cut(bb._processor_inputs(resized, tasks), hw)
+            assert set(fast) == set(reference) == set(first)
+            for key, ref in reference.items():
+                torch.testing.assert_close(fast[key], ref.to(fast[key].dtype), atol=1e-6, rtol=0, msg=key)
+
+
+def test_fast_inputs_fall_back_to_the_processor_when_they_differ(
+    tiny_vlm_dirs: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    bb = VLMBackbone(str(tiny_vlm_dirs["qwen2_vl"]), max_text_tokens=16)
+    ip = bb.processor.image_processor
+    bb._fast_pixels = lambda cams: {  # a processor rule the fast path does not know: shifted pixels
+        k: v + 0.1 if k == "pixel_values" else v for k, v in type(bb)._fast_pixels(bb, cams).items()
+    }
+    images = _images(2)
+    with caplog.at_level("WARNING"):
+        first = bb.prepare(images, TASKS[:2])
+    assert "differs from the processor (pixel_values differs by 1.00e-01)" in caplog.text
+    assert bb._fast_ok[(bb.image_hw(48, 64),)] is False
+    again = bb.prepare(images, TASKS[:2])  # the processor from now on: same inputs as the first call
+    for key in first:
+        assert torch.equal(first[key], again[key]), key
+    assert ip is bb.processor.image_processor
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_assets_round_trip(family: str, tiny_vlm_dirs: dict[str, Path], tmp_path: Path) -> None:
     bb = VLMBackbone(str(tiny_vlm_dirs[family]), image_size=64)
     bb.save_assets(tmp_path / "vlm")

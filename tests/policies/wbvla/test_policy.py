@@ -142,6 +142,31 @@ def test_training_forward_logs_every_loss_and_trains_head_and_backbone(tiny_qwen
     assert per_sample.shape == (3,)
 
 
+def test_fused_adamw_takes_the_same_step_as_the_loop(tiny_qwen2_vl_dir, tiny_lam_dir):
+    """optimizer_fused (the default) builds LeRobot's plain "adamw" with fused groups: the same update, faster."""
+    from lerobot.optim.optimizers import AdamWConfig
+
+    params = {}
+    for fused in (True, False):
+        torch.manual_seed(0)
+        p = make_policy(tiny_qwen2_vl_dir, tiny_lam_dir, dataset_meta=meta(), optimizer_fused=fused)
+        p.train()
+        p.config.camera_augment = False
+        groups = p.get_optim_params()
+        assert all(g.get("fused", False) is fused for g in groups)
+        cfg = p.config.get_optimizer_preset()
+        assert type(cfg) is AdamWConfig  # checkpoints keep LeRobot's own optimizer type
+        opt = cfg.build(groups)
+        for _ in range(2):
+            loss, _ = p.forward(train_batch())
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+        params[fused] = {n: t.detach().clone() for n, t in p.named_parameters() if t.requires_grad}
+    for name, value in params[True].items():
+        torch.testing.assert_close(value, params[False][name], atol=1e-5, rtol=1e-4, msg=name)
+
+
 def test_padded_action_steps_do_not_count(tiny_qwen2_vl_dir):
     p = make_policy(tiny_qwen2_vl_dir, None)
     p.eval()  # no dropout, no augmentation: the same tokens twice
