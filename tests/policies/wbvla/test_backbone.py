@@ -98,10 +98,14 @@ def test_fast_inputs_equal_the_processor(family: str, tiny_vlm_dirs: dict[str, P
         first = bb.prepare(images, TASKS)  # checks the fast path against the processor
         assert bb._fast_ok[hw] is True, (family, cams)
         for seed, tasks in ((2, TASKS[::-1]), (3, TASKS[1:])):
-            images = [torch.rand(len(tasks), 3, *c, generator=torch.Generator().manual_seed(seed)) for c in cams]
+            images = [
+                torch.rand(len(tasks), 3, *c, generator=torch.Generator().manual_seed(seed)) for c in cams
+            ]
             fast = bb.prepare(images, tasks)
             resized = [
-                torch.nn.functional.interpolate(x, size=s, mode="bilinear", antialias=True, align_corners=False)
+                torch.nn.functional.interpolate(
+                    x, size=s, mode="bilinear", antialias=True, align_corners=False
+                )
                 if tuple(x.shape[-2:]) != s
                 else x
                 for x, s in zip(images, hw, strict=True)
