@@ -196,13 +196,6 @@ def test_vla_latency_layout_and_acceptance():
     assert ratio == pytest.approx(min(matched), rel=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8's goal (wbvla trains >= 1.0x SmolVLA's samples/s on the same backbone) is not met: the committed "
-    "run measured 0.86x with both language models trained (1.43x with both backbones frozen). A profile puts ~12% of "
-    "a wbvla step in the backbone's Hugging Face processor call (tokenising and image processing inside forward), "
-    "which SmolVLA does in its preprocessor / in torch. Strict: remove the mark once a run meets it.",
-)
 def test_vla_latency_training_speed_goal():
     ratio = _number(_load("vla_latency.json")["train_samples_per_s_ratio_vs_smolvla"])
     assert ratio >= 1.0, (
