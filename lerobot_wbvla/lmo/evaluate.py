@@ -8,7 +8,7 @@
 A policy is an LMO export (folder or Hub repo id, `lmo.policy.LMOPolicy`; `label=<path>` names its row), `pd_stand`
 (action 0: the legs held at the stance by the PD actuators, the standing baseline) or `untrained` (PPO's initial
 actor: rsl_rl's MLPModel built as `config_train.PPOConfig.runner_cfg()` describes, seeded with `--seed`, its
-deterministic mean action; observation layout of the first export given, else `none`).
+output layer shrunk as training starts it, its deterministic mean action; observation layout of the first export given, else `none`).
 
 Scenarios (the issue's metrics), each run for every policy on the same episode seeds (`eval_env.SeededLMOVecEnv`:
 same robot parameters, clips, payloads, pushes and latent noise whichever policy runs them):
@@ -43,7 +43,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np  # noqa: E402
 
 from lerobot_wbvla.lmo import eval_metrics as M  # noqa: E402
-from lerobot_wbvla.lmo.config_train import PPOConfig  # noqa: E402
+from lerobot_wbvla.lmo.config_train import PPOConfig, shrink_actor_output  # noqa: E402
 from lerobot_wbvla.lmo.env.config_env import DomainRandConfig, LMOEnvConfig  # noqa: E402
 from lerobot_wbvla.lmo.eval_env import Actor, EpisodeRecord, SeededLMOVecEnv, run_episodes  # noqa: E402
 from lerobot_wbvla.lmo.layout import LayoutMismatchError, ObservationLayout  # noqa: E402
@@ -249,11 +249,13 @@ def untrained_actor(layout: ObservationLayout, seed: int, ppo: PPOConfig | None 
     from rsl_rl.models import MLPModel
     from tensordict import TensorDict
 
-    actor_cfg = dict((ppo or PPOConfig()).runner_cfg()["actor"])
+    ppo = ppo or PPOConfig()
+    actor_cfg = dict(ppo.runner_cfg()["actor"])
     actor_cfg.pop("class_name", None)
     torch.manual_seed(seed)
     obs = TensorDict({"policy": torch.zeros(2, layout.size)}, batch_size=[2])
     model = MLPModel(obs, {"actor": ["policy"]}, "actor", 12, **actor_cfg).eval()
+    shrink_actor_output(model, ppo.actor_output_init_scale)
 
     def act(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

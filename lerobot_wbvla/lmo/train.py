@@ -32,7 +32,8 @@ import draccus
 import numpy as np
 import torch
 
-from lerobot_wbvla.lmo.config_train import TrainLMOConfig
+from lerobot_wbvla.lmo.config_train import TrainLMOConfig, shrink_actor_output
+from lerobot_wbvla.lmo.curriculum import Curriculum
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,9 @@ def last_checkpoint(output_dir: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def save_checkpoint(runner, output_dir: Path, iteration: int, train_seconds: float) -> Path:
+def save_checkpoint(
+    runner, output_dir: Path, iteration: int, train_seconds: float, infos: dict | None = None
+) -> Path:
     """RSL-RL's checkpoint dict (+ our training state), written to a temporary file and renamed: a kill at any
     moment leaves the previous checkpoint intact and `last.json` pointing at a complete file."""
     folder = output_dir / CHECKPOINTS
@@ -96,7 +99,7 @@ def save_checkpoint(runner, output_dir: Path, iteration: int, train_seconds: flo
     name = f"model_{iteration:06d}.pt"
     saved = runner.alg.save()
     saved["iter"] = iteration
-    saved["infos"] = {"train_seconds": train_seconds}
+    saved["infos"] = {"train_seconds": train_seconds, **(infos or {})}
     tmp = folder / (name + ".tmp")
     torch.save(saved, tmp)
     os.replace(tmp, folder / name)
@@ -123,7 +126,8 @@ def _prepare_output_dir(cfg: TrainLMOConfig) -> Path | None:
 class EpisodeTracker:
     """Returns, lengths and falls of the episodes that end during an iteration, plus the env's term logs."""
 
-    def __init__(self, num_envs: int) -> None:
+    def __init__(self, num_envs: int, dt: float) -> None:
+        self.dt = dt
         self.ret = torch.zeros(num_envs)
         self.length = torch.zeros(num_envs)
         self.clear()
@@ -152,7 +156,7 @@ class EpisodeTracker:
         out: dict[str, float] = {}
         if self.returns:
             out["episode_return"] = float(np.mean(self.returns))
-            out["episode_length_s"] = float(np.mean(self.lengths))
+            out["episode_length_s"] = float(np.mean(self.lengths)) * self.dt
             out["fall_rate"] = float(np.mean(self.falls))
             out["episodes"] = float(len(self.returns))
         for key, values in self.logs.items():
@@ -175,13 +179,16 @@ def write_curves(output_dir: Path) -> Path | None:
 
     panels = [
         ("episode return", ["episode_return"]),
-        ("episode length (steps)", ["episode_length_s"]),
-        ("fall rate", ["fall_rate"]),
+        ("episode length (s)", ["episode_length_s"]),
+        ("falls per robot-minute", ["falls_per_min"]),
+        ("curriculum difficulty", ["difficulty"]),
         ("reward terms (per step, weighted)", sorted(k for k in rows[-1] if k.startswith("Episode_Reward/"))),
         ("losses", [k for k in ("loss/value", "loss/surrogate", "loss/entropy") if k in rows[-1]]),
         ("action std", ["action_std"]),
+        ("fall rate (episodes that ended)", ["fall_rate"]),
+        ("env steps/s", ["env_steps_per_s"]),
     ]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    fig, axes = plt.subplots(3, 3, figsize=(15, 11))
     for ax, (title, keys) in zip(axes.flat, panels, strict=True):
         for key in keys:
             xs = [r["iteration"] for r in rows if key in r]
@@ -209,6 +216,7 @@ def make_env_and_runner(cfg: TrainLMOConfig, library):
 
     env = X2LMOVecEnv(cfg.env, library.stack(), lam=cfg.lam, lam_revision=cfg.lam_revision)
     runner = OnPolicyRunner(env, cfg.ppo.runner_cfg(), log_dir=None, device="cpu")
+    shrink_actor_output(runner.alg.actor, cfg.ppo.actor_output_init_scale)  # a resumed run loads over it
     return env, runner
 
 
@@ -228,10 +236,13 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
     env.layout.save(cfg.output_dir)
 
     start_it, train_seconds = 0, 0.0
+    curriculum = Curriculum(cfg.curriculum)
     if resume_from is not None:
-        infos = runner.load(str(resume_from))
+        infos = runner.load(str(resume_from)) or {}
         start_it = int(runner.current_learning_iteration)
-        train_seconds = float((infos or {}).get("train_seconds", 0.0))
+        train_seconds = float(infos.get("train_seconds", 0.0))
+        if "curriculum" in infos:
+            curriculum.load_state_dict(infos["curriculum"])
         logger.info("resumed from %s at iteration %d", resume_from, start_it)
         _truncate_metrics(cfg.output_dir, start_it)
     from torch.utils.tensorboard import SummaryWriter
@@ -240,7 +251,8 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
     alg = runner.alg
     alg.train_mode()
     obs = env.get_observations()
-    tracker = EpisodeTracker(env.num_envs)
+    dt = 1.0 / cfg.env.control_hz
+    tracker = EpisodeTracker(env.num_envs, dt)
     steps_per_it = env.num_envs * cfg.ppo.num_steps_per_env
     budget = None if cfg.max_minutes is None else 60.0 * cfg.max_minutes
     it = start_it
@@ -249,7 +261,7 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
     bar = tqdm(total=cfg.iterations, initial=start_it, desc="LMO PPO", unit="it", disable=not cfg.progress)
     with bar:
         while it < cfg.iterations and (budget is None or train_seconds < budget):
-            env.set_difficulty(curriculum_level(cfg, it))
+            env.set_difficulty(curriculum.level_at(it))
             t0 = time.perf_counter()
             with torch.inference_mode():
                 for _ in range(cfg.ppo.num_steps_per_env):
@@ -263,6 +275,7 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
             t2 = time.perf_counter()
             it += 1
             runner.current_learning_iteration = it
+            curriculum.update(sum(tracker.falls), steps_per_it * dt)
             train_seconds += t2 - t0
             metrics = {
                 "iteration": it,
@@ -272,6 +285,7 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
                 "iteration_s": t2 - t0,
                 "action_std": float(alg.get_policy().output_std.detach().mean()),
                 "difficulty": env.difficulty,
+                "falls_per_min": 60.0 * sum(tracker.falls) / (steps_per_it * dt),
                 "learning_rate": float(alg.learning_rate),
                 **{f"loss/{k}": float(v) for k, v in losses.items()},
                 **tracker.summary(),
@@ -290,11 +304,15 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
                 sps=f"{metrics['env_steps_per_s']:.0f}",
             )
             if it % cfg.save_every == 0:
-                checkpoint = save_checkpoint(runner, cfg.output_dir, it, train_seconds)
+                checkpoint = save_checkpoint(
+                    runner, cfg.output_dir, it, train_seconds, {"curriculum": curriculum.state_dict()}
+                )
                 write_curves(cfg.output_dir)
     writer.close()
     if checkpoint is None or it != _checkpoint_iteration(checkpoint):
-        checkpoint = save_checkpoint(runner, cfg.output_dir, it, train_seconds)
+        checkpoint = save_checkpoint(
+            runner, cfg.output_dir, it, train_seconds, {"curriculum": curriculum.state_dict()}
+        )
     write_curves(cfg.output_dir)
     export_dir = _export(cfg, runner, env, it, train_seconds, last_metrics) if cfg.export else None
     if export_dir is not None:
@@ -304,14 +322,6 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
         push_with_config(export_dir, cfg.hub, card=_card(cfg, env, last_metrics, it))
     env.close()
     return TrainLMOResult(cfg.output_dir, it, train_seconds / 60.0, checkpoint, export_dir, last_metrics)
-
-
-def curriculum_level(cfg: TrainLMOConfig, iteration: int) -> float:
-    """The env's difficulty at `iteration`: a linear ramp to 1 over curriculum_iterations (a function of the
-    iteration only, so a resumed run continues the same ramp)."""
-    if cfg.curriculum_iterations <= 0:
-        return 1.0
-    return min(1.0, iteration / cfg.curriculum_iterations)
 
 
 def _checkpoint_iteration(path: Path) -> int:

@@ -67,6 +67,11 @@ def test_killed_run_resumes_exports_pushes_and_loads_back(tmp_path, subprocess_e
     assert [r["iteration"] for r in rows] == list(range(1, 9))  # each iteration once, across the kill
     assert (out / "curves.png").stat().st_size > 10_000
     assert json.loads((out / "checkpoints" / "last.json").read_text())["iteration"] == 8
+    # The adaptive curriculum continues from the checkpoint's state: iteration 5 ran at the level saved at 4.
+    import torch
+
+    saved = torch.load(ckpt, weights_only=False)["infos"]["curriculum"]
+    assert 0.0 < saved["level"] == pytest.approx(rows[4]["difficulty"])
 
     export = out / "export"
     local = LMOPolicy.from_pretrained(export)

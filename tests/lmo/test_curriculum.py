@@ -1,0 +1,66 @@
+"""The LMO's training curriculum: the adaptive level follows the fall hazard (up while the robot stays up, down
+when it falls, within [0, 1]); linear and off modes; its state round-trips for resumed runs; bad settings fail."""
+
+from __future__ import annotations
+
+import pytest
+
+from lerobot_wbvla.lmo.curriculum import Curriculum, CurriculumConfig
+
+ROBOT_S = 64 * 24 * 0.02  # one PPO iteration of 64 envs x 24 control steps at 50 Hz
+
+
+def test_adaptive_level_rises_while_the_robot_stays_up_and_falls_back_when_it_falls():
+    c = Curriculum(CurriculumConfig(step=0.1, smoothing=0.0))
+    for _ in range(3):
+        c.update(falls=0, robot_seconds=ROBOT_S)
+    assert c.level == pytest.approx(0.3)
+    c.update(falls=2, robot_seconds=ROBOT_S)  # 3.9 falls per robot-minute: between the thresholds, hold
+    assert c.level == pytest.approx(0.3)
+    c.update(falls=10, robot_seconds=ROBOT_S)  # 19.5 per minute: back one step
+    assert c.level == pytest.approx(0.2) and c.hazard == pytest.approx(60 * 10 / ROBOT_S)
+    for _ in range(20):
+        c.update(falls=0, robot_seconds=ROBOT_S)
+    assert c.level == 1.0  # clamped
+    for _ in range(30):
+        c.update(falls=50, robot_seconds=ROBOT_S)
+    assert c.level == 0.0
+
+
+def test_smoothing_keeps_one_bad_iteration_from_demoting():
+    c = Curriculum(CurriculumConfig(step=0.1, smoothing=0.8, start=0.5))
+    c.update(falls=0, robot_seconds=ROBOT_S)
+    c.update(falls=3, robot_seconds=ROBOT_S)  # 5.9 / min alone would demote; smoothed it is 1.2: hold
+    assert c.level == pytest.approx(0.6)
+
+
+def test_linear_and_off_modes_and_state_round_trip():
+    lin = Curriculum(CurriculumConfig(mode="linear", linear_iterations=200))
+    assert [lin.level_at(i) for i in (0, 100, 400)] == [0.0, 0.5, 1.0]
+    lin.update(falls=100, robot_seconds=ROBOT_S)  # falls do not move a linear ramp
+    assert lin.level_at(100) == 0.5
+    assert Curriculum(CurriculumConfig(mode="off")).level_at(0) == 1.0
+
+    a = Curriculum(CurriculumConfig())
+    for falls in (0, 0, 5, 0):
+        a.update(falls=falls, robot_seconds=ROBOT_S)
+    b = Curriculum(CurriculumConfig())
+    b.load_state_dict(a.state_dict())
+    for c in (a, b):
+        c.update(falls=1, robot_seconds=ROBOT_S)
+    assert a.state_dict() == b.state_dict()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"mode": "steps"}, "curriculum.mode='steps'"),
+        ({"start": 1.5}, "curriculum.start=1.5"),
+        ({"step": 0.0}, "curriculum.step=0.0"),
+        ({"promote_falls_per_min": 5.0}, "must be below demote_falls_per_min"),
+        ({"smoothing": 1.0}, "curriculum.smoothing=1.0"),
+    ],
+)
+def test_bad_settings_are_one_clear_error(kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        Curriculum(CurriculumConfig(**kwargs))
