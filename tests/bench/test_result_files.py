@@ -263,3 +263,55 @@ def test_lmo_export_layout_and_goals():
     assert 0 <= _number(r["onnx_max_abs_diff"]) <= 1e-5
     assert 0 < _number(r["step_latency_p99_ms"]) <= 0.2
     assert r["step_latency_onnx"]["n"] >= 10000
+
+
+def _lmo_train() -> dict:
+    r = _load("lmo_train.json")
+    for name in ("latent", "none", "command"):
+        row = r[name]
+        lo, hi = row["fall_rate_ci"]
+        assert 0 <= lo <= _number(row["fall_rate"]) <= hi <= 1, name
+        assert row["seeds"] == len(row["per_seed"]) >= 1, name
+        assert row["episodes"] >= row["seeds"], name
+        _number(row["com_margin"])
+    for name in ("pd_stand", "untrained"):
+        assert 0 <= _number(r[name]["fall_rate"]) <= 1, name
+    for other, diff in r["latent_vs"].items():
+        d = _number(diff["fall_rate_diff"])
+        base = r[other]["fall_rate"]
+        assert d == pytest.approx(r["latent"]["fall_rate"] - base, abs=1e-9), other
+        lo, hi = diff["fall_rate_diff_ci"]
+        assert lo <= d <= hi, other
+    assert _number(r["train_minutes"]) > 0
+    return r
+
+
+def test_lmo_train_layout():
+    # Issue 9's result file: latent / none / command (pooled seeds, fall rate with its CI, CoM margin), the two
+    # baselines, latent minus each baseline with a CI, and walking; the settings it was measured with.
+    r = _lmo_train()
+    assert {"minutes", "seeds", "num_envs", "episodes", "episode_s"} <= set(r["settings"])
+    if r["walking"] is not None:
+        w = r["walking"]
+        assert {"vx_error_0.3", "fall_rate", "train_minutes"} <= set(w)
+        assert 0 <= _number(w["fall_rate"]) <= 1 and _number(w["vx_error_0.3"]) >= 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 9's acceptance is not met by the committed run (see its settings: a reduced budget on 2 cores): "
+    "the latent LMO does not keep the X2 up under full-range arm clips, 0-3 kg and 0-60 N pushes. Strict: remove "
+    "the mark once a run meets it.",
+)
+def test_lmo_train_acceptance():
+    # Issue 9: within 30 minutes of training the latent LMO falls in <= 5% of 200 x 10 s perturbation episodes,
+    # while the standing PD controller and the untrained policy fall in nearly every episode; >= 3 seeds each.
+    r = _lmo_train()
+    assert (
+        r["settings"]["minutes"] <= 30
+        and r["settings"]["episodes"] >= 200
+        and r["settings"]["episode_s"] >= 10
+    )
+    assert r["latent"]["seeds"] >= 3 and r["none"]["seeds"] >= 3 and r["command"]["seeds"] >= 3
+    assert r["latent"]["fall_rate"] <= 0.05
+    assert r["pd_stand"]["fall_rate"] >= 0.8 and r["untrained"]["fall_rate"] >= 0.8
