@@ -134,3 +134,30 @@ def test_the_recorder_moves_av1_threads_back_to_the_normal_scheduler(
     assert len(result.saved) == 1
     assert sum(demoted) > 0  # the encoder's threads were real-time, and were moved back while recording
     assert _realtime_threads() == []
+
+
+def test_a_part_killed_between_creation_and_first_checkpoint_begins_anew(tmp_path):
+    """Seen on a loaded CI machine: a parallel run stopped while a worker was creating its part left a part with
+    meta/info.json but no checkpoint record and no episode; --resume=true must record that part, not fail on it."""
+    cfg = record_sim.RecordSimConfig(
+        tasks=["pick_place"], episodes=1, episode_time_s=0.5, rerecord_failed=False, repo_id="local/x2-part"
+    )
+    cfg.robot.head_camera = (48, 64)
+    part = tmp_path / "stage" / "part-000000"
+    first = record_sim.Recorder(cfg, root=part, part=True)
+    features = record_sim.dataset_features(
+        record_sim.AgibotX2(record_sim.robot_config(cfg, cfg.tasks[0])), cfg.video
+    )
+    first._create(features)  # ... and killed before checkpoint.mark
+    assert (part / "meta" / "info.json").is_file() and record_sim.episode_count(part) == 0
+    assert record_sim.roll_back_dataset(part) is None  # no checkpoint record
+
+    again = record_sim.Recorder(cfg, root=part, part=True)
+    again.open_dataset()
+    assert again.dataset is not None and record_sim.roll_back_dataset(part) == 0
+    # A dataset of the user's (not a part) in the same state is still refused with one clear error.
+    user = tmp_path / "user"
+    record_sim.Recorder(cfg, root=user)._create(features)
+    cfg.resume = True
+    with pytest.raises(record_sim.RecordSimError, match="does not load"):
+        record_sim.Recorder(cfg, root=user).open_dataset()

@@ -46,6 +46,7 @@ from .record_sim import (
     RecordSimResult,
     StopRequest,
     dataset_features,
+    episode_count,
     existing_episodes,
     plan_remaining,
     robot_config,
@@ -302,8 +303,8 @@ class ParallelRecording:
 
         cfg = self.cfg
         parts = [self.stage / part_name(unit) for unit in self.units]
-        sources = ([self.root] if self.extend else []) + [p for p in parts if _episode_count(p) > 0]
-        expected = sum(_episode_count(p) for p in sources)
+        sources = ([self.root] if self.extend else []) + [p for p in parts if episode_count(p) > 0]
+        expected = sum(episode_count(p) for p in sources)
         merged = self.stage / MERGED
         if merged.exists():  # a merge killed half-way
             shutil.rmtree(merged)
@@ -347,11 +348,6 @@ def _drain(reports: list) -> list:
             except queue_module.Empty:
                 break
     return items
-
-
-def _episode_count(root: Path) -> int:
-    info = Path(root) / "meta" / "info.json"
-    return int(json.loads(info.read_text())["total_episodes"]) if info.exists() else 0
 
 
 def _exit_description(code: int) -> str:

@@ -442,7 +442,10 @@ class Recorder:
             if self.root.exists():  # a part killed while being created
                 shutil.rmtree(self.root)
             self._create(features)
-        elif self._roll_back() == 0:  # ours, and empty: begin anew
+        elif (rolled_back := self._roll_back()) == 0 or (
+            # A part killed between its creation and its first checkpoint record: no episode, begin anew.
+            rolled_back is None and self.part and episode_count(self.root) == 0
+        ):  # ours, and empty: begin anew
             shutil.rmtree(self.root)
             self._create(features)
         else:
@@ -626,6 +629,12 @@ def run_single(recorder: Recorder) -> RecordSimResult:
         logger.info("%s: pushed %s", PROG, cfg.repo_id)
     result.log_summary()
     return result
+
+
+def episode_count(root: Path) -> int:
+    """`total_episodes` of the dataset in `root` (0 when it has no meta/info.json)."""
+    info = Path(root) / "meta" / "info.json"
+    return int(json.loads(info.read_text())["total_episodes"]) if info.exists() else 0
 
 
 def roll_back_dataset(root: Path) -> int | None:
