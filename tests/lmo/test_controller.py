@@ -147,6 +147,11 @@ def test_lmo_without_a_policy_is_one_clear_error(export_dir):
         lb.make_lower_body_controller("stand", path=str(export_dir))
     with pytest.raises(FileNotFoundError):
         lb.make_lower_body_controller("lmo", path=str(export_dir.parent / "nothing"))
+    # The real robot's legs run on its own motion controller: an LMO asked for there would silently not run.
+    with pytest.raises(ValueError, match=r"not supported with --robot.backend=aimdk"):
+        AgibotX2Config(backend="aimdk", lower_body_controller="lmo", lmo_path=str(export_dir))
+    with pytest.raises(ValueError, match=r"not supported with --robot.backend=aimdk"):
+        AgibotX2Config(backend="aimdk", lower_body_controller="pd_stance")
 
 
 def test_robot_and_env_run_the_lmo(export_dir):

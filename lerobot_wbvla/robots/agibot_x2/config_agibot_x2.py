@@ -111,6 +111,15 @@ class AgibotX2Config(RobotConfig):
                 f"--robot.height_range must be (low, high) with low < high, got {self.height_range}"
             )
         check_lower_body_options("robot", self.lower_body_controller, self.lmo_path, self.lmo_revision)
+        if self.backend == "aimdk" and self.lower_body_controller != "stand":
+            # The bridge drives the legs through the robot's own motion controller (MC); a controller chosen here
+            # would silently not run. Running the LMO on the robot side is not built yet.
+            raise ValueError(
+                f"--robot.lower_body_controller={self.lower_body_controller} is not supported with "
+                "--robot.backend=aimdk: on the real X2 the legs are driven by the robot's own motion controller "
+                "(MC) through the AimDK bridge, and running the LMO on the robot side is not implemented yet; "
+                "leave --robot.lower_body_controller=stand, or use --robot.backend=sim"
+            )
 
     @property
     def lower_body_options(self) -> dict[str, str | None]:
