@@ -14,6 +14,8 @@ the X2 up under arm motion, payloads and pushes, and does z_t help against the s
    baseline with Newcombe intervals.
 4. Walking: one `walking_conditioning` run for `walking_minutes`, then the `locomotion` scenario (constant forward
    0.2 / 0.3 / 0.4 m/s, lateral, turn commands): velocity tracking errors and falls, against `pd_stand`.
+5. pick_place in base_mode=physical: the scripted operator with the first latent run's LMO as the lower-body
+   controller vs the standing controller, same seeds.
 
 Every stage writes `<work_dir>/<stage>/stage.json` when it completes; a re-run with the same settings reuses it.
 
@@ -21,7 +23,8 @@ Writes bench/results/lmo_train.json:
     {"latent": {"fall_rate", "fall_rate_ci", "com_margin", "com_margin_ci", "seeds", "per_seed"}, "none": {...},
      "command": {...}, "untrained": {"fall_rate", ...}, "pd_stand": {"fall_rate", ...},
      "latent_vs": {"none": {"fall_rate_diff", "fall_rate_diff_ci"}, ...},
-     "walking": {"vx_error_0.3", "fall_rate", "train_minutes", ...}, "train_minutes", "settings"}
+     "walking": {"vx_error_0.3", "fall_rate", "train_minutes", ...},
+     "pick_place_physical": {"stand": {"success", ...}, "lmo": {"success", ...}, "seeds"}, "train_minutes", "settings"}
 
 Usage (the issue's budget, ~5.5 h on 2 cores): python bench/lmo_train.py
 Smoke (the test suite; the figures mean nothing): python bench/lmo_train.py --smoke=true --output=/tmp/x.json
@@ -64,6 +67,9 @@ class LMOTrainBenchConfig:
     walking_conditioning: str = "latent"
     locomotion_episodes: int = 20
     locomotion_episode_s: float = 5.0
+    # The scripted operator's pick_place in base_mode=physical with the first latent run's LMO as the lower-body
+    # controller vs the standing controller, on the same seeds (0 = skip).
+    pick_place_seeds: int = 20
     # The LAM of latent conditioning (repo id or folder); None = train one here.
     lam: str | None = None
     lam_minutes: float = 5.0
@@ -78,6 +84,7 @@ def _smoke(cfg: LMOTrainBenchConfig) -> LMOTrainBenchConfig:
     cfg.minutes, cfg.seeds, cfg.num_envs, cfg.threads, cfg.parallel = 0.05, [1], 2, 1, 1
     cfg.eval_clips, cfg.conditionings, cfg.locomotion_episode_s = 2, ["latent", "none"], 1.5
     cfg.episodes, cfg.episode_s, cfg.walking_minutes, cfg.locomotion_episodes = 2, 1.0, 0.05, 1
+    cfg.pick_place_seeds = 1
     cfg.train_flags = [
         *cfg.train_flags,
         "--iterations=2",
@@ -294,6 +301,46 @@ def _walking(cfg: LMOTrainBenchConfig, stages: Stages, lam: str) -> dict | None:
     return {"train": trained, "eval": evaluated}
 
 
+def _pick_place(cfg: LMOTrainBenchConfig, export: str, folder: Path) -> dict:
+    """The scripted operator's pick_place on the agibot_x2 env (the env `lerobot-eval --env.type=agibot_x2` builds)
+    in base_mode=physical, once with the standing controller and once with the LMO (z_t neutral: the runtime does
+    not feed it yet), on seeds 0..pick_place_seeds-1. The scripted operator reads the simulator's object poses, so it
+    is not a LeRobot policy and cannot be passed to the lerobot-eval CLI; it drives the same env class instead."""
+    from lerobot_wbvla.envs.agibot_x2 import AgibotX2EnvConfig
+    from lerobot_wbvla.envs.agibot_x2.env import AgibotX2Env
+    from lerobot_wbvla.lmo import controller  # noqa: F401  (registers the `lmo` lower-body controller)
+    from lerobot_wbvla.teleoperators.x2_scripted.operator import scripted_episode
+
+    steps = 30 if cfg.smoke else AgibotX2EnvConfig(task="pick_place").max_episode_steps
+    out: dict = {"seeds": cfg.pick_place_seeds, "lmo": export}
+    for name, options in (("stand", {}), ("lmo", {"lmo_path": export})):
+        env = AgibotX2Env(
+            task="pick_place",
+            obs_type="agent_pos",
+            base_mode="physical",
+            lower_body_controller=name,
+            **options,
+        )
+        failed, fell = [], []
+        try:
+            for seed in range(cfg.pick_place_seeds):
+                ok, _ = scripted_episode(env, seed, steps)
+                if not ok:
+                    failed.append(seed)
+                if env.sim.data.qpos[2] < 0.4:  # the pelvis on the floor: the legs let the robot fall
+                    fell.append(seed)
+        finally:
+            env.close()
+        out[name] = {
+            "success": 1.0 - len(failed) / cfg.pick_place_seeds,
+            "failed_seeds": failed,
+            "fell_seeds": fell,
+        }
+        print(f"[{TAG}] pick_place physical, {name}: success {out[name]['success']:.2f}", flush=True)
+    (folder / "pick_place.json").write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- figures
 def _perturbation_figures(cfg: LMOTrainBenchConfig, runs: dict[str, dict], results_path: Path) -> dict:
     from lerobot_wbvla.lmo import eval_metrics as M
@@ -418,6 +465,15 @@ def main(cfg: LMOTrainBenchConfig) -> dict:
     result = _perturbation_figures(cfg, runs, Path(evaluated["results"]))
     walking = _walking(cfg, stages, lam)
     result["walking"] = _walking_figures(walking) if walking else None
+    result["pick_place_physical"] = None
+    latent_runs = [runs[f"train_latent_seed{s}"] for s in cfg.seeds if f"train_latent_seed{s}" in runs]
+    if cfg.pick_place_seeds > 0 and latent_runs:
+        export = latent_runs[0]["export"]
+        result["pick_place_physical"] = stages.run(
+            "pick_place_physical",
+            {"export": export, "seeds": cfg.pick_place_seeds, "smoke": cfg.smoke, "code": _lmo_code_hash()},
+            lambda f: _pick_place(cfg, export, f),
+        )
     result["train_minutes"] = cfg.minutes
     result["settings"] = {
         "minutes": cfg.minutes,
@@ -460,6 +516,11 @@ def _print_table(result: dict, cfg: LMOTrainBenchConfig) -> None:
     if result.get("walking"):
         w = result["walking"]
         print(f"walking: vx error at 0.3 m/s {w.get('vx_error_0.3')}, fall rate {w['fall_rate']:.3f}")
+    pp = result.get("pick_place_physical")
+    if pp:
+        print(
+            f"pick_place physical (scripted operator): stand {pp['stand']['success']:.2f}, lmo {pp['lmo']['success']:.2f}"
+        )
 
 
 if __name__ == "__main__":

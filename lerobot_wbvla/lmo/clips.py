@@ -149,6 +149,15 @@ class ClipLibrary:
             raise ValueError("cannot merge clip libraries whose latents come from different LAMs")
         return ClipLibrary(self.clips + other.clips, self.latent_info or other.latent_info)
 
+    def standing(self) -> ClipLibrary:
+        """The same arm motions with a zero locomotion command throughout: the legs' job is then to stand while the
+        arms move (a stander's training and the perturbation test's `loco=stand`)."""
+        import dataclasses
+
+        return ClipLibrary(
+            (dataclasses.replace(c, loco=np.zeros_like(c.loco)) for c in self.clips), self.latent_info
+        )
+
     def require_clips(self, what: str) -> None:
         if not self.clips:
             raise ValueError(

@@ -10,6 +10,7 @@ from lerobot_wbvla.lmo.curriculum import CurriculumConfig
 from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig
 
 PPO_SCHEDULES = ("fixed", "adaptive")
+CLIP_LOCO = ("schedule", "stand")
 
 
 @dataclass
@@ -98,6 +99,10 @@ class ClipsConfig:
     # Procedural reach / carry / push clips over the arms' full range, with a locomotion command schedule.
     procedural: int = 64
     seed: int = 0
+    # The locomotion command the legs get with the clips: "schedule" (each clip's own schedule of stand, squat,
+    # step, walk and turn segments) or "stand" (zero throughout: a stander that keeps the robot up while the arms
+    # move, the perturbation test's setting; the velocity-tracking reward then asks it to stay put).
+    loco: str = "schedule"
     # LeRobot datasets recorded with `lerobot-record --robot.type=agibot_x2` (repo ids; `dataset_root` = a local
     # folder holding them, as LeRobot's --dataset.root).
     datasets: list[str] = field(default_factory=list)
@@ -145,6 +150,8 @@ class TrainLMOConfig:
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
         self.curriculum.validate()
+        if self.clips.loco not in CLIP_LOCO:
+            raise ValueError(f"clips.loco={self.clips.loco!r}: choose one of {', '.join(CLIP_LOCO)}")
         if self.clips.procedural < 0:
             raise ValueError(f"clips.procedural must be >= 0, got {self.clips.procedural}")
         if self.clips.procedural == 0 and not self.clips.datasets:

@@ -340,7 +340,7 @@ def scenario_library(name: str, cfg: EvalLMOConfig):
             return ClipLibrary([_hold_clip("stance", "stand", np.zeros((steps, 4)))]), None
         lib = procedural_clips(pc.clips, seed=cfg.clip_seed, kinds=pc.clip_kinds)
         if pc.loco == "stand":
-            lib = ClipLibrary(dataclasses.replace(c, loco=np.zeros_like(c.loco)) for c in lib)
+            lib = lib.standing()
         return lib, None
     sc = getattr(cfg, name)
     steps = round(sc.episode_s * hz) + 1  # longer than an episode: a pinned clip never restarts

@@ -64,6 +64,8 @@ def build_clip_library(cfg: TrainLMOConfig):
         library = procedural_clips(cfg.clips.procedural, seed=cfg.clips.seed, progress=cfg.progress)
     for repo_id in cfg.clips.datasets:
         library = library + clips_from_dataset(repo_id, root=cfg.clips.dataset_root, progress=cfg.progress)
+    if cfg.clips.loco == "stand":
+        library = library.standing()
     if cfg.env.conditioning == "latent":
         from lerobot_wbvla.lmo.latents import attach_latents
 
@@ -250,7 +252,9 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
     writer = SummaryWriter(log_dir=str(cfg.output_dir / "tensorboard"), purge_step=start_it)
     alg = runner.alg
     alg.train_mode()
-    obs = env.get_observations()
+    # The env was built (and its episodes drawn) at full difficulty: start them again at the curriculum's level.
+    env.set_difficulty(curriculum.level_at(start_it))
+    obs = env.reset()
     dt = 1.0 / cfg.env.control_hz
     tracker = EpisodeTracker(env.num_envs, dt)
     steps_per_it = env.num_envs * cfg.ppo.num_steps_per_env

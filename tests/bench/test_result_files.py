@@ -295,6 +295,11 @@ def test_lmo_train_layout():
         w = r["walking"]
         assert {"vx_error_0.3", "fall_rate", "train_minutes"} <= set(w)
         assert 0 <= _number(w["fall_rate"]) <= 1 and _number(w["vx_error_0.3"]) >= 0
+    # The scripted operator's pick_place in base_mode=physical, LMO vs the standing controller on the same seeds.
+    pp = r["pick_place_physical"]
+    assert pp["seeds"] >= 20
+    for controller in ("stand", "lmo"):
+        assert 0 <= _number(pp[controller]["success"]) <= 1
 
 
 @pytest.mark.xfail(
@@ -315,3 +320,6 @@ def test_lmo_train_acceptance():
     assert r["latent"]["seeds"] >= 3 and r["none"]["seeds"] >= 3 and r["command"]["seeds"] >= 3
     assert r["latent"]["fall_rate"] <= 0.05
     assert r["pd_stand"]["fall_rate"] >= 0.8 and r["untrained"]["fall_rate"] >= 0.8
+    # With the LMO as the lower-body controller the scripted operator does no worse than with the standing one.
+    pp = r["pick_place_physical"]
+    assert pp["lmo"]["success"] >= pp["stand"]["success"]

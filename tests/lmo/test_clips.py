@@ -195,3 +195,14 @@ def test_clips_from_a_lerobot_record_dataset_are_its_actions_at_50hz(x2_record_d
     assert len(one) == 1 and np.array_equal(one[0].arm, lib[1].arm)
     with pytest.raises(FileNotFoundError, match="no LeRobot dataset"):
         clips_from_dataset(root=x2_record_dataset / "missing")
+
+
+def test_standing_keeps_the_arm_motion_and_zeroes_the_command(library):
+    # clips.loco=stand (a stander's training) and the perturbation test's loco=stand: same arms, zero command.
+    standing = library.standing()
+    assert len(standing) == len(library)
+    assert any(np.abs(c.loco).max() > 0 for c in library)  # the schedule does walk
+    for before, after in zip(library, standing, strict=True):
+        np.testing.assert_array_equal(after.arm, before.arm)
+        assert after.loco.shape == before.loco.shape and not after.loco.any()
+        assert after.name == before.name

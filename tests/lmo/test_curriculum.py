@@ -64,3 +64,31 @@ def test_linear_and_off_modes_and_state_round_trip():
 def test_bad_settings_are_one_clear_error(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         Curriculum(CurriculumConfig(**kwargs))
+
+
+def test_training_draws_its_first_episodes_at_the_curriculum_level(tmp_path, monkeypatch):
+    # The env is built (and its first episodes drawn) before training starts; those episodes must be drawn at the
+    # curriculum's starting level, not at the full ranges (measured before the fix: 0-5 kg payloads, full lags and
+    # CoM offsets in the first episode of every env, a burst of falls that set the curriculum back).
+    import numpy as np
+
+    from lerobot_wbvla.lmo import train as train_mod
+    from lerobot_wbvla.lmo.config_train import TrainLMOConfig
+
+    envs = []
+    make = train_mod.make_env_and_runner
+
+    def spy(cfg, library):
+        env, runner = make(cfg, library)
+        envs.append(env)
+        return env, runner
+
+    monkeypatch.setattr(train_mod, "make_env_and_runner", spy)
+    cfg = TrainLMOConfig(output_dir=tmp_path / "run", iterations=1, progress=False, export=False, threads=1)
+    cfg.env.num_envs, cfg.env.conditioning, cfg.env.episode_s = 8, "none", 5.0
+    cfg.ppo.num_steps_per_env, cfg.ppo.num_mini_batches, cfg.clips.procedural = 4, 2, 2
+    train_mod.train(cfg)
+    env = envs[0]
+    # Start level 0 = the nominal robot: no payload, nominal motor strength, no lag, no CoM offset.
+    assert env.difficulty == 0.0
+    assert np.all(env.payload == 0.0) and np.all(env.strength == 1.0) and np.all(env.action_lag == 0)

@@ -120,6 +120,7 @@ def test_latent_conditioning_reads_the_lam_and_needs_one(tmp_path, subprocess_en
         (["--iterations=0"], "iterations must be >= 1"),
         (["--env.conditioning=walk"], "conditioning='walk'"),
         (["--clips.procedural=0"], "no arm motion clips"),
+        (["--clips.loco=walk"], "clips.loco='walk'"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, subprocess_env, bad, message):

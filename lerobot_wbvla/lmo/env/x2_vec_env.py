@@ -346,7 +346,7 @@ class X2LMOVecEnv(VecEnv):
             contacts=self.contacts,
             action=action,
             prev_action=self.prev_action,
-            loco=self.clip_loco[self.clip_id, np.minimum(self.clip_t, self.clip_len[self.clip_id] - 1)],
+            loco=self.current_loco(),
             latent=self._clean_latent(),
             body_floor_contact=self.body_floor,
         )
@@ -444,6 +444,11 @@ class X2LMOVecEnv(VecEnv):
     def _next_clip(self, ids: np.ndarray) -> None:
         self.clip_id[ids] = self.rng.integers(0, len(self.clip_len), size=len(ids))
         self.clip_t[ids] = 0
+
+    # ------------------------------------------------------------------ commands
+    def current_loco(self) -> np.ndarray:
+        """(N, 4) the locomotion command of this control step (vx, vy, yaw_rate, height)."""
+        return self.clip_loco[self.clip_id, np.minimum(self.clip_t, self.clip_len[self.clip_id] - 1)]
 
     # ------------------------------------------------------------------ misc
     def close(self) -> None:
