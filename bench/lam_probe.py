@@ -8,9 +8,11 @@
    its time is reported apart).
 3. Probe. For every frame pair (t, t+k) of a clip whose frames share one motion label, take the LAM's
    continuous latent z and its code(s) (one-hot). A logistic regression (sklearn) is fit on pairs of train clips
-   and scored on pairs of held-out clips only. The same is done for the untrained LAM: the same architecture,
-   freshly initialised with the same seed (so the very weights training started from), with the same data
-   statistics (normaliser) measured on the train clips.
+   and scored on pairs of held-out clips only. The same is done for the untrained LAM
+   (`lerobot_wbvla.lam.reference.untrained_twin`, as `wbvla-lam-eval` does): the same architecture, freshly
+   initialised with the same seed (so the very weights training started from), with the trained LAM's data
+   statistics (normaliser, measured on the train clips before the first step). Each block also has the recall of
+   every motion class ("per_class_recall": {"z_probe": {class: recall}, "code_probe": {..}}).
 4. Controllability (after Genie): on held-out pairs, the forward error with random codes minus the error with the
    inferred codes (normalised-change units, so copying the current frame scores ~1). Perplexity of code use on
    the held-out pairs.
@@ -20,7 +22,7 @@
    `final_test`; nothing may be tuned on it.
 
 Writes bench/results/lam_probe.json:
-    {"trained": {"z_probe_accuracy": .., "code_probe_accuracy": .., "heldout": {..}},
+    {"trained": {"z_probe_accuracy": .., "code_probe_accuracy": .., "per_class_recall": {..}, "heldout": {..}},
      "untrained": {"z_probe_accuracy": .., "code_probe_accuracy": .., "heldout": {..}},
      "controllability_gap": .., "perplexity": .., "train_minutes": ..,
      "final_test": {"trained": {"z_probe_accuracy": .., "code_probe_accuracy": .., "controllability_gap": ..,
@@ -118,7 +120,7 @@ def _smoke(cfg: ProbeBenchConfig) -> ProbeBenchConfig:
 
 
 def _latents(model, dataset, indices, batch_size: int = 512, seed: int = 0):
-    from lerobot_wbvla.lam.evaluate import collect_latents
+    from lerobot_wbvla.lam.latents import collect_latents
 
     return collect_latents(model, dataset, [int(i) for i in indices], batch_size=batch_size, seed=seed)
 
@@ -144,11 +146,12 @@ def _generate(
     )
 
 
-def _probe_figures(model, lat_train, lat_test) -> dict:
-    """Accuracies on `lat_test` of linear probes fit on `lat_train` (module docstring, step 3)."""
-    from lerobot_wbvla.lam.evaluate import probe_report
+def _probe_figures(model, lat_train, lat_test, class_names: list[str]) -> dict:
+    """Accuracies and per-class recall on `lat_test` of linear probes fit on `lat_train` (module docstring,
+    step 3)."""
+    from lerobot_wbvla.lam.latents import probe_report
 
-    probes = probe_report(model, lat_train, lat_test)
+    probes = probe_report(model, lat_train, lat_test, class_names)
     if probes is None:
         raise RuntimeError(
             "too few labelled pairs (or classes) to fit and score a probe: generate more clips"
@@ -159,6 +162,7 @@ def _probe_figures(model, lat_train, lat_test) -> dict:
         "z_probe_balanced_accuracy": probes["z_probe"]["balanced_accuracy"],
         "code_probe_balanced_accuracy": probes["code_probe"]["balanced_accuracy"],
         "majority_class_accuracy": probes["z_probe"]["chance_accuracy"],
+        "per_class_recall": {k: probes[k]["per_class_recall"] for k in ("z_probe", "code_probe")},
     }
 
 
@@ -166,9 +170,9 @@ def main(cfg: ProbeBenchConfig) -> dict:
     from lerobot_wbvla.datasets import NO_LABEL
     from lerobot_wbvla.lam.data import LAMDataConfig, build_caches, feature_pairs, make_sources
     from lerobot_wbvla.lam.encoders import make_encoder
-    from lerobot_wbvla.lam.evaluate import latent_report
-    from lerobot_wbvla.lam.modeling_lam import LatentActionModel
-    from lerobot_wbvla.lam.train import TrainLAMConfig, _fit_normalizer, train
+    from lerobot_wbvla.lam.latents import class_names_of, latent_report
+    from lerobot_wbvla.lam.reference import untrained_twin
+    from lerobot_wbvla.lam.train import TrainLAMConfig, train
 
     if cfg.smoke:
         cfg = _smoke(cfg)
@@ -225,13 +229,9 @@ def main(cfg: ProbeBenchConfig) -> dict:
         result_train = train(train_cfg)
         trained = result_train.model.eval()
 
-        torch.manual_seed(cfg.seed)  # train() seeds the same way before building its model
-        from accelerate.utils import set_seed
-
-        set_seed(cfg.seed)
-        untrained = LatentActionModel(trained.config).eval()
+        untrained = untrained_twin(trained, cfg.seed)  # train() was seeded with cfg.seed too
         train_set = feature_pairs(data, caches, split="train")
-        _fit_normalizer(untrained, train_set, train_cfg.normalizer_pairs, cfg.seed, on_the_fly=False)
+        class_names = class_names_of(train_set)
         heldout_set = feature_pairs(data, caches, split="heldout")
         final_set = feature_pairs(final_data, final_caches)  # every clip of the final-test video
 
@@ -255,10 +255,13 @@ def main(cfg: ProbeBenchConfig) -> dict:
             lat_held = _latents(model, heldout_set, held_idx, seed=cfg.seed)
             lat_final = _latents(model, final_set, final_idx, seed=cfg.seed)
             out[name] = {
-                **_probe_figures(model, lat_train, lat_held),
+                **_probe_figures(model, lat_train, lat_held, class_names),
                 "heldout": pairs_report(model, lat_held),
             }
-            final[name] = {**_probe_figures(model, lat_train, lat_final), **pairs_report(model, lat_final)}
+            final[name] = {
+                **_probe_figures(model, lat_train, lat_final, class_names),
+                **pairs_report(model, lat_final),
+            }
         held = out["trained"]["heldout"]
         result = {
             "trained": out["trained"],
@@ -282,7 +285,7 @@ def main(cfg: ProbeBenchConfig) -> dict:
             "probe": {
                 "train_pairs": len(train_idx),
                 "heldout_pairs": len(held_idx),
-                "classes": train_set.class_names if hasattr(train_set, "class_names") else None,
+                "classes": class_names,
                 "heldout_class_counts": np.bincount(held_labels[held_idx], minlength=12).tolist(),
                 "method": "sklearn LogisticRegression(C=1, lbfgs) on standardised z / raw one-hot codes; "
                 "fit on train-clip pairs, scored on held-out-clip pairs",

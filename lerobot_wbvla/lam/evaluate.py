@@ -10,7 +10,14 @@ Reported (JSON + PNG in output_dir), all on the evaluation pairs (the held-out c
   prediction; ~0 means the code is ignored;
 - codebook usage (share of codes used) and perplexity of code use;
 - where pairs have ground-truth motion labels: linear probes (logistic regression) from the continuous latent z and
-  from the one-hot codes to the label, fit on training-split pairs, scored on evaluation pairs only.
+  from the one-hot codes to the label, fit on training-split pairs, scored on evaluation pairs only; with the
+  recall of every motion class and confusion matrices (eval_confusion.png, row-normalised), and which codes each
+  class uses and how much classes share codes (`code_use_by_class`, lam/report.py);
+- the same for the untrained twin of the LAM (`reference_untrained`: same config and initial weights, same
+  normaliser; lam/reference.py): what training added over the architecture alone;
+- with `--probe_data.video_root=<other folder>`: the probes on a second domain (`probe_domain`, "transfer": fit on
+  --data, scored there; "refit": fit and scored there; lam/probe_domain.py), plot eval_confusion_<probe>.png.
+Every pair is used unless --max_pairs asks for a sample. The per-class recall table is logged.
 """
 
 from __future__ import annotations
@@ -33,106 +40,21 @@ from lerobot_wbvla.lam.data import (
     feature_pairs,
     make_sources,
 )
+from lerobot_wbvla.lam.latents import (  # noqa: F401 (latent_report, probe_report: imported from here too)
+    PairLatents,
+    class_names_of,
+    collect_latents,
+    labels_of,
+    latent_report,
+    probe_report,
+    sample_indices,
+)
 from lerobot_wbvla.lam.modeling_lam import LatentActionModel
-from lerobot_wbvla.lam.probes import linear_probe, one_hot_codes
-from lerobot_wbvla.lam.quantizer import perplexity_from_counts
+from lerobot_wbvla.lam.probe_domain import has_frames, probe_domain_report
+from lerobot_wbvla.lam.reference import DEFAULT_TRAIN_SEED, training_seed, untrained_twin
+from lerobot_wbvla.lam.report import model_block, plot_confusions, recall_table
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class PairLatents:
-    """What a LAM makes of a set of pairs (one row per pair)."""
-
-    z: np.ndarray  # (P, num_codes * latent_dim) continuous latent
-    codes: np.ndarray  # (P, num_codes)
-    labels: np.ndarray  # (P,) class id or -1
-    err: np.ndarray  # (P,) forward error with inferred codes, target space
-    err_random: np.ndarray  # (P,) forward error with uniformly random codes, target space
-    err_copy: np.ndarray  # (P,) error of predicting "no change", target space
-    feat_err: np.ndarray  # (P,) MSE of predicted next features, encoder units
-    feat_err_copy: np.ndarray  # (P,) MSE of copying the current features, encoder units
-
-
-@torch.no_grad()
-def collect_latents(
-    model: LatentActionModel,
-    dataset: torch.utils.data.Dataset,
-    indices: list[int] | None = None,
-    batch_size: int = 256,
-    seed: int = 0,
-) -> PairLatents:
-    """Run the LAM over pairs of cached features (items with feat_t, feat_tk, label)."""
-    model.eval()
-    subset = dataset if indices is None else torch.utils.data.Subset(dataset, indices)
-    loader = torch.utils.data.DataLoader(subset, batch_size=batch_size, shuffle=False)
-    gen = torch.Generator().manual_seed(seed)
-    parts: dict[str, list] = {k: [] for k in PairLatents.__dataclass_fields__}
-    device = next(model.parameters()).device
-    for batch in loader:
-        a = batch["feat_t"].to(device, torch.float32)
-        b = batch["feat_tk"].to(device, torch.float32)
-        act = model.encode_action(a, b)
-        rand = torch.randint(0, model.quantizer.codebook_size, act.indices.shape, generator=gen).to(device)
-        target = model.target(a, b)
-        pred_next = model.predict_next(a, act.z_q)
-        parts["z"].append(act.z.flatten(1).cpu().numpy())
-        parts["codes"].append(act.indices.cpu().numpy())
-        parts["labels"].append(np.asarray(batch["label"]))
-        parts["err"].append(model.forward_error(a, b, act.indices).cpu().numpy())
-        parts["err_random"].append(model.forward_error(a, b, rand).cpu().numpy())
-        if model.config.model.predict_residual:
-            copy = target.pow(2).flatten(1).mean(1)
-        else:
-            copy = (model.target(a, a) - target).pow(2).flatten(1).mean(1)
-        parts["err_copy"].append(copy.cpu().numpy())
-        ta, tb = model.target_tokens(a), model.target_tokens(b)
-        parts["feat_err"].append((pred_next - tb).pow(2).flatten(1).mean(1).cpu().numpy())
-        parts["feat_err_copy"].append((ta - tb).pow(2).flatten(1).mean(1).cpu().numpy())
-    return PairLatents(**{k: np.concatenate(v) for k, v in parts.items()})
-
-
-def latent_report(model: LatentActionModel, lat: PairLatents) -> dict:
-    """Forward error vs copy baseline, controllability and code use of one set of pairs."""
-    counts = np.bincount(lat.codes.reshape(-1), minlength=model.quantizer.codebook_size)
-    err, rand, copy = float(lat.err.mean()), float(lat.err_random.mean()), float(lat.err_copy.mean())
-    return {
-        "n_pairs": len(lat.err),
-        "forward_error": err,
-        "copy_baseline_error": copy,
-        "relative_forward_error": err / max(copy, 1e-12),
-        "forward_error_feature_units": float(lat.feat_err.mean()),
-        "copy_baseline_error_feature_units": float(lat.feat_err_copy.mean()),
-        "random_code_error": rand,
-        "controllability_gap": rand - err,
-        "relative_controllability_gap": (rand - err) / max(copy, 1e-12),
-        "codebook_usage": float((counts > 0).mean()),
-        "perplexity": perplexity_from_counts(torch.from_numpy(counts)),
-        "code_counts": counts.tolist(),
-    }
-
-
-def probe_report(model: LatentActionModel, train: PairLatents, test: PairLatents) -> dict | None:
-    """Linear probes z -> label and one-hot codes -> label (fit on `train`, scored on `test`), or None."""
-    tr, te = train.labels != NO_LABEL, test.labels != NO_LABEL
-    if tr.sum() < 2 or te.sum() < 1 or len(np.unique(train.labels[tr])) < 2:
-        return None
-    k = model.quantizer.codebook_size
-    z = linear_probe(train.z[tr], train.labels[tr], test.z[te], test.labels[te])
-    codes = linear_probe(
-        one_hot_codes(train.codes[tr], k),
-        train.labels[tr],
-        one_hot_codes(test.codes[te], k),
-        test.labels[te],
-        standardize=False,
-    )
-    return {"z_probe": z.to_dict(), "code_probe": codes.to_dict()}
-
-
-def _sample(n: int, max_n: int | None, seed: int) -> list[int]:
-    if max_n is None or n <= max_n:
-        return list(range(n))
-    return sorted(np.random.default_rng(seed).choice(n, max_n, replace=False).tolist())
 
 
 def plot_report(report: dict, path: Path) -> Path:
@@ -158,6 +80,10 @@ def plot_report(report: dict, path: Path) -> Path:
         labels = ["z", "codes"]
         acc = [probes["z_probe"]["accuracy"], probes["code_probe"]["accuracy"]]
         axes[2].bar(labels, acc, color=["tab:green", "tab:purple"])
+        ref = (report.get("reference_untrained") or {}).get("probes")
+        if ref:
+            ref_acc = [ref["z_probe"]["accuracy"], ref["code_probe"]["accuracy"]]
+            axes[2].scatter(labels, ref_acc, color="k", marker="_", s=400, zorder=3, label="untrained")
         axes[2].axhline(
             probes["z_probe"]["chance_accuracy"], color="k", ls="--", lw=1, label="majority class"
         )
@@ -191,8 +117,18 @@ class EvalLAMConfig:
     eval_split: str | None = "heldout"
     # Split the probes are fit on (None = no probe).
     probe_train_split: str | None = "train"
-    # At most this many pairs per side (evaluation, probe training), sampled with `seed`.
-    max_pairs: int | None = 5000
+    # At most this many pairs per side (evaluation, probe training), sampled with `seed` (None = every pair).
+    max_pairs: int | None = None
+    # Also report the untrained twin of the LAM (same config and initial weights, same normaliser statistics).
+    reference_untrained: bool = True
+    # Seed the untrained twin is initialised with: the LAM's training --seed (None = read from the
+    # train_config.json of its run folder, 0 when there is none).
+    reference_seed: int | None = None
+    # A second domain to probe on (e.g. --probe_data.video_root=<folder with labels.jsonl>); unset = none. Its
+    # frame gap is the one --data uses.
+    probe_data: LAMDataConfig = field(default_factory=LAMDataConfig)
+    # Share of --probe_data's clips held out when its labels.jsonl has no train/heldout splits.
+    probe_heldout_fraction: float = 0.25
     # Pairs per LAM batch.
     batch_size: int = 256
     # Seed of the pair sampling and of the random codes of the controllability test.
@@ -221,38 +157,84 @@ def evaluate(cfg: EvalLAMConfig) -> dict:
         sources,
     )
     eval_set = feature_pairs(cfg.data, caches, split=cfg.eval_split)
-    lat = collect_latents(
-        model, eval_set, _sample(len(eval_set), cfg.max_pairs, cfg.seed), cfg.batch_size, cfg.seed
-    )
+    class_names = class_names_of(eval_set)
+    eval_idx = sample_indices(len(eval_set), cfg.max_pairs, cfg.seed).tolist()
+    train_set, train_idx = None, []
+    if cfg.probe_train_split is not None and (labels_of(eval_set)[eval_idx] != NO_LABEL).any():
+        train_set = feature_pairs(cfg.data, caches, split=cfg.probe_train_split)
+        labelled = np.flatnonzero(labels_of(train_set) != NO_LABEL)
+        train_idx = labelled[sample_indices(len(labelled), cfg.max_pairs, cfg.seed + 1)].tolist()
+    models = {"trained": model}
+    seed = _reference_seed(cfg)
+    if cfg.reference_untrained:
+        models["untrained"] = untrained_twin(model, seed)
+    blocks: dict[str, dict] = {}
+    train_lats: dict[str, PairLatents | None] = {}
+    for name, m in models.items():
+        lat = collect_latents(m, eval_set, eval_idx, cfg.batch_size, cfg.seed)
+        train_lats[name] = (
+            collect_latents(m, train_set, train_idx, cfg.batch_size, cfg.seed) if train_idx else None
+        )
+        blocks[name] = model_block(m, lat, class_names, train_lats[name])
+    trained = blocks["trained"]
     report: dict = {
         "lam": cfg.lam,
         "lam_revision": cfg.lam_revision,
         "frame_gap": cfg.data.frame_gap,
         "eval_split": cfg.eval_split,
-        "eval": latent_report(model, lat),
+        "eval": trained["eval"],
     }
-    if cfg.probe_train_split is not None and (lat.labels != NO_LABEL).any():
-        train_set = feature_pairs(cfg.data, caches, split=cfg.probe_train_split)
-        labelled = np.flatnonzero(_labels_of(train_set) != NO_LABEL)
-        pick = labelled[_sample(len(labelled), cfg.max_pairs, cfg.seed + 1)]
-        train_lat = collect_latents(model, train_set, pick.tolist(), cfg.batch_size, cfg.seed)
-        report["probes"] = probe_report(model, train_lat, lat)
-        report["class_names"] = _class_names_of(eval_set)
+    if train_set is not None:
+        report["probes"] = trained.get("probes")
+        report["class_names"] = class_names
+    report["code_use_by_class"] = trained["code_use_by_class"]
+    if "untrained" in blocks:
+        report["reference_untrained"] = {
+            "seed": seed,
+            "method": "same config, freshly initialised with the training seed (the weights training started "
+            "from), with the trained LAM's normaliser statistics; same pairs and probes",
+            **blocks["untrained"],
+        }
+    if has_frames(cfg.probe_data):
+        cfg.probe_data.frame_gap = cfg.data.frame_gap
+        cfg.probe_data.target_offset_s = cfg.data.target_offset_s
+        report["probe_domain"] = probe_domain_report(
+            cfg.probe_data,
+            models,
+            train_lats,
+            class_names,
+            Path(cfg.probe_data.cache_dir or output_dir / "probe_feature_cache"),
+            max_pairs=cfg.max_pairs,
+            heldout_fraction=cfg.probe_heldout_fraction,
+            seed=cfg.seed,
+            batch_size=cfg.batch_size,
+        )
     _write_json(output_dir / "eval_report.json", report)
     plot_report(report, output_dir / "eval_report.png")
+    _confusion_plots_and_tables(report, blocks, output_dir)
     return report
 
 
-def _labels_of(dataset) -> np.ndarray:
-    if isinstance(dataset, torch.utils.data.ConcatDataset):
-        return np.concatenate([_labels_of(d) for d in dataset.datasets])
-    return np.asarray(dataset.labels)
+def _reference_seed(cfg: EvalLAMConfig) -> int:
+    if cfg.reference_seed is not None:
+        return cfg.reference_seed
+    seed = training_seed(cfg.lam)
+    return DEFAULT_TRAIN_SEED if seed is None else seed
 
 
-def _class_names_of(dataset) -> list[str]:
-    if isinstance(dataset, torch.utils.data.ConcatDataset):
-        return _class_names_of(dataset.datasets[0])
-    return list(dataset.class_names)
+def _confusion_plots_and_tables(report: dict, blocks: dict[str, dict], output_dir: Path) -> None:
+    """eval_confusion.png (+ eval_confusion_transfer/refit.png with --probe_data) and the recall tables in the
+    log."""
+    probes = {name: b.get("probes") for name, b in blocks.items()}
+    where = f"{report['eval_split'] or 'all'} pairs of --data"
+    plot_confusions(probes, output_dir / "eval_confusion.png", f"linear probes, {where}")
+    logger.info("%s", recall_table(probes, f"per-class recall, {where}"))
+    domain = report.get("probe_domain")
+    for kind in ("transfer", "refit") if domain else ():
+        by_model = {name: domain[kind].get(name) for name in blocks}
+        title = f"--probe_data, {kind} probe"
+        plot_confusions(by_model, output_dir / f"eval_confusion_{kind}.png", title)
+        logger.info("%s", recall_table(by_model, f"per-class recall, {title}"))
 
 
 def _write_json(path: Path, obj: dict) -> None:
@@ -274,7 +256,7 @@ def _json_default(o):
 def main() -> None:
     from lerobot.configs import parser
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
 
     def _run(cfg: EvalLAMConfig) -> None:
         report = evaluate(cfg)
