@@ -108,7 +108,8 @@ class LAMModelConfig(draccus.ChoiceRegistry):
     # Per-element weight of the forward MSE: "none", or "abs_change" = mean over colour channels of
     # |x_t+k - x_t| (pixel encoder: per pixel, in [0, 1] pixel units; other encoders: mean over the token's
     # features, per token) + motion_weight_eps, so the loss is spent where the frames changed. The weighted loss
-    # is sum(w * err) / sum(w): it stays in target units (copying the current frame scores ~1).
+    # is sum(w * err) / sum(w), in target units; copy_baseline_loss is weighted alike (it exceeds 1: the weight
+    # sits on the large changes), so relative_forward_loss still reads as the share of the change not explained.
     motion_weight: str = "none"
     # Weight of an unchanged element under motion_weight="abs_change" (a pixel that moved by a full step of
     # brightness weighs ~1).
