@@ -7,11 +7,14 @@ Two encoder choices (``--lam.encoder.type``):
 - ``pixel``: no pretrained weights; frames are resized to a low resolution and cut into patches, and the LAM's
   own (trainable) patch embedding is the encoder, trained end to end as in Genie and LAPA.
 
-Two model choices (``--lam.model.type``):
+Three model choices (``--lam.model.type``):
 - ``mlp``: the article's model (inverse head on a frame-feature pair -> z in R^256, a 512-code VQ, forward head
   (feat_t, z_q) -> feat_t+k), with the fixes that make it learn motion (see ``modeling_lam``).
 - ``st_transformer``: after UniVLA and Genie, a spatio-temporal transformer over the encoder's patch tokens with
   learnable action-query tokens, several codes per transition (default 4 codes from a 16-entry codebook).
+- ``conv``: pixel encoder only; a small strided conv net reads the image stack (x_t, x_t+k, x_t+k - x_t) into z,
+  and a conv encoder-decoder writes the change image from (x_t, z_q), trained with a motion-weighted pixel loss
+  (see ``lam/conv_dynamics.py``).
 """
 
 from __future__ import annotations
@@ -102,6 +105,18 @@ class LAMModelConfig(draccus.ChoiceRegistry):
     multiplicative_factors: int = 4
     # Extra weight on tokens that changed: weight = 1 + change_weight * |residual| / mean |residual|.
     change_weight: float = 0.0
+    # Per-element weight of the forward MSE: "none", or "abs_change" = mean over colour channels of
+    # |x_t+k - x_t| (pixel encoder: per pixel, in [0, 1] pixel units; other encoders: mean over the token's
+    # features, per token) + motion_weight_eps, so the loss is spent where the frames changed. The weighted loss
+    # is sum(w * err) / sum(w), in target units; copy_baseline_loss is weighted alike (it exceeds 1: the weight
+    # sits on the large changes), so relative_forward_loss still reads as the share of the change not explained.
+    motion_weight: str = "none"
+    # Weight of an unchanged element under motion_weight="abs_change" (a pixel that moved by a full step of
+    # brightness weighs ~1).
+    motion_weight_eps: float = 0.01
+    # Cosine-similarity codes: l2-normalise z and the codebook entries, pick the code of highest cosine, and
+    # measure the VQ losses between unit vectors (the latent's length carries nothing, only its direction).
+    cosine_codes: bool = False
 
     @property
     def type(self) -> str:
@@ -136,6 +151,36 @@ class STTransformerLAMConfig(LAMModelConfig):
     heads: int = 8
     mlp_ratio: float = 4.0
     dropout: float = 0.0
+
+
+@LAMModelConfig.register_subclass("conv")
+@dataclass
+class ConvLAMConfig(LAMModelConfig):
+    # Size of one latent action token z.
+    latent_dim: int = 32
+    # Codes per transition (several code groups: each a token of z quantised against the shared codebook).
+    num_codes: int = 1
+    # Number of entries in the codebook.
+    codebook_size: int = 32
+    # Cosine-similarity codes (see LAMModelConfig.cosine_codes).
+    cosine_codes: bool = True
+    # Motion-weighted pixel loss (see LAMModelConfig.motion_weight).
+    motion_weight: str = "abs_change"
+    # The conv model has no product stream by default (the reviewer's baseline); true adds a local factored
+    # product of both frames to the inverse net's first layer (see conv_dynamics.py).
+    multiplicative_input: bool = False
+    # Output channels of the stride-2 conv layers of the inverse net (one layer per entry: the image shrinks by
+    # 2 ** len); the last feature map is flattened into a linear layer to num_codes x latent_dim.
+    inverse_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
+    # Output channels of the stride-2 conv layers that encode x_t for the forward net; the transposed convs
+    # that decode the change image mirror them.
+    forward_channels: list[int] = field(default_factory=lambda: [16, 32, 64])
+    # Channels of the quantised action broadcast over the forward net's smallest feature map.
+    action_channels: int = 32
+    # Also scale and shift every decoder layer of the forward net by the action (FiLM), besides concatenating it.
+    film: bool = False
+    # Add the forward encoder's feature maps of x_t to the decoder's of the same size (U-Net style skips).
+    skip_connections: bool = False
 
 
 @dataclass

@@ -3,7 +3,8 @@
 ``LatentActionModel`` puts together
 - a frozen ``FrameEncoder`` (loaded lazily: training from the feature cache never needs it),
 - a ``FeatureNormalizer`` holding data statistics (per-channel mean/std of the tokens and std of their change),
-- the dynamics (``mlp`` = the article's heads, ``st_transformer`` = UniVLA/Genie style),
+- the dynamics (``mlp`` = the article's heads, ``st_transformer`` = UniVLA/Genie style, ``conv`` = a small conv
+  net on the pixel image, lam/conv_dynamics.py),
 - the ``VectorQuantizer``.
 
 Why the loss looks the way it does. A LAM trained to predict feat_t+k from (feat_t, code) can get most of the
@@ -18,7 +19,8 @@ of the pieces): the inverse dynamics sees the normalised difference (``differenc
 of both frames (``multiplicative_input``: motion is a relation between frames); the forward dynamics can warp
 frame t along a predicted flow field (``decoder="warp"``, lam/warp.py) instead of writing the change pixel by
 pixel; the pixel target can be block-averaged (``target_pool``); changed tokens can be up-weighted
-(``change_weight``). What the models do not get is a hand-made motion feature (optical flow, a cost volume): the
+(``change_weight``), or every element weighted by how much it changed (``motion_weight``: the conv model's
+motion-weighted pixel loss). What the models do not get is a hand-made motion feature (optical flow, a cost volume): the
 motion has to be learned, so a freshly initialised LAM's latent says little about it.
 
 Files: ``save_pretrained(dir)`` writes ``config.json`` (the ``LAMConfig``) and ``model.safetensors`` (everything
@@ -39,12 +41,15 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from lerobot_wbvla.datasets.transforms import IMAGENET_STD
 from lerobot_wbvla.lam.configuration_lam import (
+    ConvLAMConfig,
     LAMConfig,
     MLPLAMConfig,
     PixelEncoderConfig,
     STTransformerLAMConfig,
 )
+from lerobot_wbvla.lam.conv_dynamics import ConvDynamics
 from lerobot_wbvla.lam.encoders import FrameEncoder, encoder_token_shape, make_encoder
 from lerobot_wbvla.lam.mlp_dynamics import MLPDynamics
 from lerobot_wbvla.lam.quantizer import VectorQuantizer
@@ -104,6 +109,8 @@ class LatentAction:
 class LatentActionModel(nn.Module):
     def __init__(self, config: LAMConfig, encoder: FrameEncoder | None = None) -> None:
         super().__init__()
+        # Before the encoder is looked at: a conv model on hf_vision fails without reading the backbone's config.
+        self._check_model_options(config)
         self.config = config
         # Kept out of the module tree (plain __dict__ entry): never saved, never trained, loaded on demand.
         self.__dict__["_encoder"] = encoder
@@ -119,16 +126,45 @@ class LatentActionModel(nn.Module):
             self.dynamics: nn.Module = STTransformerDynamics(mcfg, num_tokens, token_dim, self.target_dim)
         elif isinstance(mcfg, MLPLAMConfig):
             self.dynamics = MLPDynamics(mcfg, num_tokens, token_dim, self.target_dim)
+        elif isinstance(mcfg, ConvLAMConfig):
+            self.dynamics = ConvDynamics(mcfg, config.encoder, self.target_dim)
         else:
-            raise ValueError(f"unknown LAM model config {type(mcfg).__name__}; use mlp or st_transformer")
-        self.quantizer = VectorQuantizer(mcfg.codebook_size, mcfg.latent_dim, mcfg.dead_code_threshold)
-        if mcfg.decoder not in ("direct", "warp"):
-            raise ValueError(f"lam.model.decoder={mcfg.decoder!r}: use direct or warp")
+            raise ValueError(
+                f"unknown LAM model config {type(mcfg).__name__}; use mlp, st_transformer or conv"
+            )
+        self.quantizer = VectorQuantizer(
+            mcfg.codebook_size, mcfg.latent_dim, mcfg.dead_code_threshold, cosine=mcfg.cosine_codes
+        )
         if mcfg.decoder == "warp" and not mcfg.predict_residual:
             raise ValueError("lam.model.decoder=warp needs predict_residual=true")
         self._grid_layout = (
             grid_layout(config.encoder, num_tokens, token_dim) if mcfg.decoder == "warp" else None
         )
+
+    @staticmethod
+    def _check_model_options(config: LAMConfig) -> None:
+        """Options that do not fit together fail here, each with one line naming the flag to change."""
+        mcfg = config.model
+        if mcfg.decoder not in ("direct", "warp"):
+            raise ValueError(f"lam.model.decoder={mcfg.decoder!r}: use direct or warp")
+        if mcfg.motion_weight not in ("none", "abs_change"):
+            raise ValueError(f"lam.model.motion_weight={mcfg.motion_weight!r}: use none or abs_change")
+        if mcfg.motion_weight != "none" and mcfg.change_weight > 0:
+            raise ValueError(
+                "lam.model.change_weight and lam.model.motion_weight both weight the loss; set one"
+            )
+        if mcfg.motion_weight != "none" and not mcfg.predict_residual:
+            raise ValueError("lam.model.motion_weight needs lam.model.predict_residual=true")
+        if isinstance(mcfg, ConvLAMConfig):
+            if not isinstance(config.encoder, PixelEncoderConfig):
+                raise ValueError(
+                    f"lam.model.type=conv reads images and needs --lam.encoder.type=pixel "
+                    f"(got {config.encoder.type}); use mlp or st_transformer on hf_vision features"
+                )
+            if mcfg.decoder != "direct" or not mcfg.predict_residual:
+                raise ValueError(
+                    "lam.model.type=conv predicts the change image: keep decoder=direct and predict_residual=true"
+                )
 
     @staticmethod
     def _check_target_pool(config: LAMConfig, token_dim: int) -> int:
@@ -184,6 +220,7 @@ class LatentActionModel(nn.Module):
         """Inverse dynamics + VQ on encoder tokens (B, N, D) of o_t and o_t+k."""
         n = self.normalizer
         z = self.dynamics.infer_latent(n.frame(tok_t), n.frame(tok_tk), n.delta(tok_t, tok_tk))
+        z = self.quantizer.project(z)  # on the unit sphere with cosine codes
         q = self.quantizer(z)
         return LatentAction(z=z, z_q=q.z_q, indices=q.indices)
 
@@ -219,6 +256,24 @@ class LatentActionModel(nn.Module):
             return self.target_tokens(tok_t) + (out * n.target_std if mcfg.normalize_target else out)
         return out * n.feat_std + n.feat_mean if mcfg.normalize_target else out
 
+    def motion_weight(self, tok_t: torch.Tensor, tok_tk: torch.Tensor) -> torch.Tensor | None:
+        """Per-element weight of the forward loss (B, N, target_dim), or None with motion_weight="none".
+
+        "abs_change": w = mean over colour channels of |x_t+k - x_t| + motion_weight_eps, per pixel of the target
+        (after target_pool), in [0, 1] pixel units (the pixel tokens are ImageNet-normalised, so the change is
+        scaled back by the channel std); for feature encoders the mean runs over a token's features.
+        """
+        mcfg = self.config.model
+        if mcfg.motion_weight == "none":
+            return None
+        delta = self.target_tokens(tok_tk.float()) - self.target_tokens(tok_t.float())
+        b, n, d = delta.shape
+        if isinstance(self.config.encoder, PixelEncoderConfig):
+            std = torch.tensor(IMAGENET_STD, dtype=delta.dtype, device=delta.device)
+            per_pixel = (delta.reshape(b, n, 3, d // 3) * std[:, None]).abs().mean(2, keepdim=True)
+            return (per_pixel + mcfg.motion_weight_eps).expand(b, n, 3, d // 3).reshape(b, n, d)
+        return (delta.abs().mean(-1, keepdim=True) + mcfg.motion_weight_eps).expand(b, n, d)
+
     def forward_error(
         self, tok_t: torch.Tensor, tok_tk: torch.Tensor, indices: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -238,18 +293,24 @@ class LatentActionModel(nn.Module):
         tok_t, tok_tk = tok_t.float(), tok_tk.float()
         n = self.normalizer
         z = self.dynamics.infer_latent(n.frame(tok_t), n.frame(tok_tk), n.delta(tok_t, tok_tk))
+        z = self.quantizer.project(z)
         q = self.quantizer(z)
         pred = self.predict_target(tok_t, q.z_q)
         target = self.target(tok_t, tok_tk)
+        motion = self.motion_weight(tok_t, tok_tk)
         err = (pred - target).pow(2).mean(-1)  # (B, N)
-        if mcfg.change_weight > 0:
+        if motion is not None:
+            forward_loss = (motion * (pred - target).pow(2)).sum() / motion.sum()
+        elif mcfg.change_weight > 0:
             change = target.abs().mean(-1)
             weight = 1.0 + mcfg.change_weight * change / change.mean().clamp_min(1e-8)
             forward_loss = (err * weight).sum() / weight.sum()
         else:
             forward_loss = err.mean()
         with torch.no_grad():
-            if mcfg.predict_residual:
+            if motion is not None:  # in the units of forward_loss: the same weighting
+                copy = (motion * target.pow(2)).sum() / motion.sum()
+            elif mcfg.predict_residual:
                 copy = target.pow(2).mean()
             else:
                 copy = (self.target(tok_t, tok_t) - target).pow(2).mean()

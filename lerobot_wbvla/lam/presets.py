@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lerobot_wbvla.lam.configuration_lam import LAMConfig, MLPLAMConfig, PixelEncoderConfig
+from lerobot_wbvla.lam.configuration_lam import ConvLAMConfig, LAMConfig, MLPLAMConfig, PixelEncoderConfig
 
 
 def cpu_lam_config() -> LAMConfig:
@@ -31,4 +31,36 @@ def cpu_lam_config() -> LAMConfig:
             decoder="warp",
             flow_grid=8,
         ),
+    )
+
+
+def conv_baseline_config() -> LAMConfig:
+    """The reviewer's baseline of issue 10, as the project's ``conv`` model: "small conv LAM, inverse on (x_t,
+    x_t+k, x_t+k - x_t), forward x_t + deconv(x_t, z), loss = MSE weighted per pixel by mean_c |x_t+k - x_t| +
+    0.01, 32 cosine codes", at 64 px with frame gap 10 (0.33 s at 30 fps).
+
+    - pixel encoder at 64 px (8 px patches: only the layout of the feature cache; the conv model folds them back
+      into the image);
+    - inverse: four stride-2 4x4 convs (16, 32, 64, 64 channels) on the 9-channel stack, flattened, linear to z;
+    - forward: three stride-2 convs encode x_t (16, 32, 64), the action is broadcast over the 8 x 8 map, three
+      transposed convs write the change image;
+    - one 32-dim code from a 32-entry cosine codebook; motion-weighted MSE (eps 0.01).
+    Reported by the review (another renderer, 15 min at ~1/3 of a core, 1,379 steps): held-out z-probe 0.86,
+    code-probe 0.70.
+    """
+    return LAMConfig(
+        encoder=PixelEncoderConfig(image_size=64, patch_size=8),
+        model=ConvLAMConfig(
+            latent_dim=32,
+            num_codes=1,
+            codebook_size=32,
+            cosine_codes=True,
+            motion_weight="abs_change",
+            motion_weight_eps=0.01,
+            difference_input=True,
+            multiplicative_input=False,
+            inverse_channels=[16, 32, 64, 64],
+            forward_channels=[16, 32, 64],
+        ),
+        frame_gap=10,
     )

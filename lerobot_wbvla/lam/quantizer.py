@@ -14,6 +14,9 @@ Why each piece is here:
   gathered batch to every rank and keep the codebooks identical.
 - Several codes per transition (Genie/UniVLA/LAPA use 4 tokens from a small codebook): the latent has shape
   ``(B, num_codes, dim)`` and every token is quantised independently against one shared codebook.
+- Cosine codes (``cosine=True``, as in ViT-VQGAN's l2-normalised codes): z and the codebook entries are compared
+  as unit vectors, so the codes cover directions of the latent and cannot drift apart in scale from the encoder
+  output; ``project`` maps z to the sphere and the losses are measured there.
 """
 
 from __future__ import annotations
@@ -53,10 +56,16 @@ class VectorQuantizer(nn.Module):
         dim: size of each code (the latent size of one action token).
         dead_code_threshold: a code whose usage (EMA of picks per batch) falls below this is restarted.
         usage_decay: EMA decay of the per-code usage counters.
+        cosine: compare l2-normalised latents and codes (see the module docstring).
     """
 
     def __init__(
-        self, codebook_size: int, dim: int, dead_code_threshold: float = 1e-2, usage_decay: float = 0.99
+        self,
+        codebook_size: int,
+        dim: int,
+        dead_code_threshold: float = 1e-2,
+        usage_decay: float = 0.99,
+        cosine: bool = False,
     ) -> None:
         super().__init__()
         if codebook_size < 1 or dim < 1:
@@ -65,26 +74,40 @@ class VectorQuantizer(nn.Module):
         self.dim = dim
         self.dead_code_threshold = dead_code_threshold
         self.usage_decay = usage_decay
+        self.cosine = cosine
         self.codebook = nn.Embedding(codebook_size, dim)
         nn.init.uniform_(self.codebook.weight, -1.0 / codebook_size, 1.0 / codebook_size)
         # EMA of how many times each code is picked per batch; starts at 1 so no code is "dead" at step 0.
         self.register_buffer("usage", torch.ones(codebook_size), persistent=True)
 
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        """The latent as the quantiser compares it: unit vectors with cosine codes, else unchanged."""
+        return F.normalize(z, dim=-1) if self.cosine else z
+
+    def codes(self) -> torch.Tensor:
+        """The codebook as compared and looked up (K, dim): unit vectors with cosine codes."""
+        return self.project(self.codebook.weight)
+
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
-        """Indices (B, T) of the nearest code for every token of ``z`` (B, T, dim)."""
+        """Indices (B, T) of the nearest code for every token of ``z`` (B, T, dim) (for cosine codes: the code
+        of highest cosine similarity; ``z`` is expected on the sphere already, see ``project``)."""
         flat = z.reshape(-1, self.dim)
-        weight = self.codebook.weight
+        weight = self.codes()
         # ||z||^2 - 2 z.e + ||e||^2; the ||z||^2 term does not change the argmin.
         dist = weight.pow(2).sum(-1)[None, :] - 2.0 * flat @ weight.t()
         return dist.argmin(dim=-1).reshape(z.shape[:-1])
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
         """Codes for given indices: (B, T) long -> (B, T, dim)."""
-        return self.codebook(indices)
+        e = self.codebook(indices)
+        return self.project(e)
 
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
+        """Quantise ``z`` (B, T, dim); with cosine codes z is projected to the sphere first, so ``z_q`` and both
+        losses are between unit vectors (callers that keep z should keep ``project(z)``)."""
         if z.dim() != 3 or z.shape[-1] != self.dim:
             raise ValueError(f"expected latent of shape (B, T, {self.dim}), got {tuple(z.shape)}")
+        z = self.project(z)
         indices = self.nearest(z.detach())
         e = self.lookup(indices)
         codebook_loss = F.mse_loss(e, z.detach())
