@@ -146,6 +146,27 @@ def _generate(
     )
 
 
+def _generate_cross(out_dir: Path, num_clips: int, seed: int, size: int, workers: int) -> Path:
+    """The second, independent domain (lerobot_wbvla.datasets.raycast_egovideo: another renderer, lens, rooms,
+    arms and motion speeds outside the training ranges), half of its clips held out for the probe's scoring."""
+    from lerobot_wbvla.datasets.raycast_egovideo import RaycastEgoVideoConfig, generate
+
+    return generate(
+        RaycastEgoVideoConfig(
+            out_dir=out_dir,
+            num_clips=num_clips,
+            height=size,
+            width=size,
+            seed=seed,
+            heldout_fraction=0.5,
+            overwrite=True,
+            num_workers=workers,
+            contact_sheet=True,
+            progress=False,
+        )
+    )
+
+
 def _probe_figures(model, lat_train, lat_test, class_names: list[str]) -> dict:
     """Accuracies and per-class recall on `lat_test` of linear probes fit on `lat_train` (module docstring,
     step 3)."""
