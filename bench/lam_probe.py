@@ -34,6 +34,7 @@ Smoke (the test suite; the figures mean nothing): python bench/lam_probe.py --sm
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -45,13 +46,13 @@ import torch
 from _results import RESULTS, machine_description, write_result  # bench/_results.py
 
 from lerobot_wbvla.lam.configuration_lam import LAMConfig
-from lerobot_wbvla.lam.presets import cpu_lam_config
+from lerobot_wbvla.lam.presets import lam_preset
 
 
 def _default_lam() -> LAMConfig:
-    """The configuration this benchmark trains (the demo's too); see the module docstring of modeling_lam for the
-    why."""
-    return cpu_lam_config()
+    """The configuration this benchmark trains (the demo's too): the `cpu` preset; see the module docstring of
+    modeling_lam for the why."""
+    return lam_preset("cpu")
 
 
 @dataclass
@@ -81,6 +82,8 @@ class ProbeBenchConfig:
     # model): gap 6 -> held-out z-probe 0.73 after 8k steps, gap 10 -> 0.80 after 11.8k steps, gap 14 -> 0.60
     # after 3.7k steps (gap 10 had 0.74 at that point: large turns leave the view).
     frame_gap: int = 10
+    # The LAM trained: the `cpu` preset (lam/presets.py). --lam.preset=NAME starts from another preset, and
+    # --lam.<field> flags override single values, as with wbvla-train-lam.
     lam: LAMConfig = field(default_factory=_default_lam)
     batch_size: int = 64
     lr: float = 1e-3
@@ -311,5 +314,17 @@ def main(cfg: ProbeBenchConfig) -> dict:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _parse(args: list[str]) -> ProbeBenchConfig:
+    """draccus over ProbeBenchConfig, with --lam.preset=NAME as wbvla-train-lam reads it."""
+    from lerobot_wbvla.lam.cli import apply_preset
+
+    args, preset_file = apply_preset("lam_probe", args)
+    try:
+        return draccus.parse(ProbeBenchConfig, args=args)
+    finally:
+        if preset_file is not None:
+            Path(preset_file).unlink()
+
+
 if __name__ == "__main__":
-    main(draccus.parse(ProbeBenchConfig))
+    main(_parse(sys.argv[1:]))

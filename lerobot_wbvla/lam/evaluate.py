@@ -20,22 +20,19 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from lerobot_wbvla.datasets import NO_LABEL
-from lerobot_wbvla.lam.data import (
-    USER_ERRORS,
-    LAMDataConfig,
-    build_caches,
-    exit_with_user_error,
-    feature_pairs,
-    make_sources,
-)
-from lerobot_wbvla.lam.modeling_lam import LatentActionModel
-from lerobot_wbvla.lam.probes import linear_probe, one_hot_codes
-from lerobot_wbvla.lam.quantizer import perplexity_from_counts
+from lerobot_wbvla.lam.cli import LazyModule, lazy_no_grad, run_cli
+from lerobot_wbvla.lam.data import LAMDataConfig, build_caches, feature_pairs, make_sources
+
+if TYPE_CHECKING:
+    from lerobot_wbvla.lam.modeling_lam import LatentActionModel
+
+# Imported on first use, so that `--help` answers without importing torch.
+torch = LazyModule("torch")
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +51,7 @@ class PairLatents:
     feat_err_copy: np.ndarray  # (P,) MSE of copying the current features, encoder units
 
 
-@torch.no_grad()
+@lazy_no_grad
 def collect_latents(
     model: LatentActionModel,
     dataset: torch.utils.data.Dataset,
@@ -94,6 +91,8 @@ def collect_latents(
 
 def latent_report(model: LatentActionModel, lat: PairLatents) -> dict:
     """Forward error vs copy baseline, controllability and code use of one set of pairs."""
+    from lerobot_wbvla.lam.quantizer import perplexity_from_counts
+
     counts = np.bincount(lat.codes.reshape(-1), minlength=model.quantizer.codebook_size)
     err, rand, copy = float(lat.err.mean()), float(lat.err_random.mean()), float(lat.err_copy.mean())
     return {
@@ -114,6 +113,8 @@ def latent_report(model: LatentActionModel, lat: PairLatents) -> dict:
 
 def probe_report(model: LatentActionModel, train: PairLatents, test: PairLatents) -> dict | None:
     """Linear probes z -> label and one-hot codes -> label (fit on `train`, scored on `test`), or None."""
+    from lerobot_wbvla.lam.probes import linear_probe, one_hot_codes
+
     tr, te = train.labels != NO_LABEL, test.labels != NO_LABEL
     if tr.sum() < 2 or te.sum() < 1 or len(np.unique(train.labels[tr])) < 2:
         return None
@@ -201,9 +202,16 @@ class EvalLAMConfig:
     num_threads: int | None = None
     # Report folder: eval_report.json and eval_report.png.
     output_dir: Path = Path("outputs/lam_eval")
+    # Show progress bars (feature cache building, video probing, downloads); false = none at all.
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.output_dir = Path(self.output_dir)  # Python callers may pass a str
 
 
 def evaluate(cfg: EvalLAMConfig) -> dict:
+    from lerobot_wbvla.lam.modeling_lam import LatentActionModel
+
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     model = LatentActionModel.from_pretrained(cfg.lam, revision=cfg.lam_revision)
@@ -212,13 +220,14 @@ def evaluate(cfg: EvalLAMConfig) -> dict:
         cfg.data.target_offset_s = model.config.target_offset_s
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    sources = make_sources(cfg.data)
+    sources = make_sources(cfg.data, progress=cfg.progress)
     caches = build_caches(
         cfg.data,
         model.encoder,
         model.config.encoder,
         Path(cfg.data.cache_dir or output_dir / "feature_cache"),
         sources,
+        progress=cfg.progress,
     )
     eval_set = feature_pairs(cfg.data, caches, split=cfg.eval_split)
     lat = collect_latents(
@@ -272,8 +281,6 @@ def _json_default(o):
 
 
 def main() -> None:
-    from lerobot.configs import parser
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     def _run(cfg: EvalLAMConfig) -> None:
@@ -288,11 +295,7 @@ def main() -> None:
             summary["code_probe_accuracy"] = report["probes"]["code_probe"]["accuracy"]
         print(json.dumps(summary))
 
-    _run.__annotations__["cfg"] = EvalLAMConfig
-    try:
-        parser.wrap()(_run)()
-    except USER_ERRORS as err:  # bad input: one clear line, no traceback
-        exit_with_user_error("wbvla-lam-eval", err)
+    run_cli("wbvla-lam-eval", EvalLAMConfig, _run)
 
 
 if __name__ == "__main__":
