@@ -34,7 +34,6 @@ Smoke (the test suite; the figures mean nothing): python bench/lam_probe.py --sm
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -314,17 +313,7 @@ def main(cfg: ProbeBenchConfig) -> dict:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _parse(args: list[str]) -> ProbeBenchConfig:
-    """draccus over ProbeBenchConfig, with --lam.preset=NAME as wbvla-train-lam reads it."""
-    from lerobot_wbvla.lam.cli import apply_preset
-
-    args, preset_file = apply_preset("lam_probe", args)
-    try:
-        return draccus.parse(ProbeBenchConfig, args=args)
-    finally:
-        if preset_file is not None:
-            Path(preset_file).unlink()
-
-
 if __name__ == "__main__":
-    main(_parse(sys.argv[1:]))
+    from lerobot_wbvla.lam.cli import parse_with_preset  # --lam.preset=NAME as wbvla-train-lam reads it
+
+    main(parse_with_preset("lam_probe", ProbeBenchConfig))

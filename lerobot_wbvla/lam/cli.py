@@ -170,6 +170,17 @@ def apply_preset(prog: str, args: Sequence[str]) -> tuple[list[str], str | None]
     return [f"--config_path={path}", *rest], path
 
 
+def parse_with_preset(prog: str, config_class: type, args: Sequence[str] | None = None) -> Any:
+    """`draccus.parse(config_class)` that reads `--lam.preset=NAME` as wbvla-train-lam does (for the other
+    commands whose config holds a `lam: LAMConfig`: the demo, bench/lam_probe.py)."""
+    args, preset_file = apply_preset(prog, list(sys.argv[1:] if args is None else args))
+    try:
+        return draccus.parse(config_class, args=args)
+    finally:
+        if preset_file is not None:
+            os.unlink(preset_file)
+
+
 # ---- help
 
 
@@ -215,14 +226,6 @@ def _is_choice(tp: Any) -> bool:
 
 def _is_dataclass_type(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
-
-
-def _default_of(cls: type, f: dataclasses.Field) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return dataclasses.MISSING
 
 
 class _HelpWriter:

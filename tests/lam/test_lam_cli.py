@@ -246,3 +246,11 @@ def test_progress_false_prints_no_bar_and_the_preset_is_recorded(lam_ego_root: P
     )
     assert quiet.returncode == 0, quiet.stderr[-3000:]
     assert not TQDM_BAR.search(quiet.stderr), quiet.stderr[-3000:]
+
+
+def test_demo_and_benchmark_read_the_preset_flag_too() -> None:
+    from lerobot_wbvla.demo import DemoConfig
+    from lerobot_wbvla.lam.cli import parse_with_preset
+
+    cfg = parse_with_preset("wbvla-demo", DemoConfig, ["--lam.preset=article", "--lam.model.num_codes=2"])
+    assert cfg.lam.preset == "article" and cfg.lam.encoder.tokens == "cls" and cfg.lam.model.num_codes == 2
