@@ -47,13 +47,13 @@ import torch
 from _results import RESULTS, machine_description, write_result  # bench/_results.py
 
 from lerobot_wbvla.lam.configuration_lam import LAMConfig
-from lerobot_wbvla.lam.presets import cpu_lam_config
+from lerobot_wbvla.lam.presets import lam_preset
 
 
 def _default_lam() -> LAMConfig:
-    """The configuration this benchmark trains (the demo's too); see the module docstring of modeling_lam for the
-    why."""
-    return cpu_lam_config()
+    """The configuration this benchmark trains (the demo's too): the `cpu` preset; see the module docstring of
+    modeling_lam for the why."""
+    return lam_preset("cpu")
 
 
 @dataclass
@@ -83,6 +83,8 @@ class ProbeBenchConfig:
     # model): gap 6 -> held-out z-probe 0.73 after 8k steps, gap 10 -> 0.80 after 11.8k steps, gap 14 -> 0.60
     # after 3.7k steps (gap 10 had 0.74 at that point: large turns leave the view).
     frame_gap: int = 10
+    # The LAM trained: the `cpu` preset (lam/presets.py). --lam.preset=NAME starts from another preset, and
+    # --lam.<field> flags override single values, as with wbvla-train-lam.
     lam: LAMConfig = field(default_factory=_default_lam)
     batch_size: int = 64
     lr: float = 1e-3
@@ -336,4 +338,6 @@ def main(cfg: ProbeBenchConfig) -> dict:
 
 
 if __name__ == "__main__":
-    main(draccus.parse(ProbeBenchConfig))
+    from lerobot_wbvla.lam.cli import parse_with_preset  # --lam.preset=NAME as wbvla-train-lam reads it
+
+    main(parse_with_preset("lam_probe", ProbeBenchConfig))

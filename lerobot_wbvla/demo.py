@@ -19,8 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import draccus
-
 from lerobot_wbvla.datasets.egovideo.config import EgoVideoConfig
 from lerobot_wbvla.hub.artifacts import HubPushConfig
 from lerobot_wbvla.lam.configuration_lam import LAMConfig
@@ -143,7 +141,9 @@ def _headline(report: dict) -> str:
 
 
 def main() -> None:
-    cfg = draccus.parse(DemoConfig)
+    from lerobot_wbvla.lam.cli import parse_with_preset  # --lam.preset=NAME as wbvla-train-lam reads it
+
+    cfg = parse_with_preset("wbvla-demo", DemoConfig)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     summary = run(cfg)
     print()

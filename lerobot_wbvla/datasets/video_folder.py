@@ -44,6 +44,7 @@ class VideoFolderSource(FrameSource):
         (clip paths inside it are relative to its folder).
     extensions: video file suffixes to pick up.
     decode / max_cached_clips: see `FrameSource`.
+    progress: show a bar while probing a large folder (200 videos or more).
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class VideoFolderSource(FrameSource):
         extensions: Sequence[str] = VIDEO_EXTENSIONS,
         decode: str = "clip",
         max_cached_clips: int = 4,
+        progress: bool = True,
     ):
         super().__init__(decode=decode, max_cached_clips=max_cached_clips)
         self.root = Path(root)
@@ -71,7 +73,9 @@ class VideoFolderSource(FrameSource):
                     "Re-run the generator or fix the labels file."
                 )
         self.paths: list[Path] = videos
-        for path in tqdm(videos, desc=f"probing videos in {self.root.name}", disable=len(videos) < 200):
+        for path in tqdm(
+            videos, desc=f"probing videos in {self.root.name}", disable=not progress or len(videos) < 200
+        ):
             info = probe_video(path)
             labels = by_path.get(path.resolve())
             if labels is not None:

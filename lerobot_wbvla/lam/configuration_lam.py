@@ -138,6 +138,7 @@ class MLPLAMConfig(LAMModelConfig):
 @LAMModelConfig.register_subclass("st_transformer")
 @dataclass
 class STTransformerLAMConfig(LAMModelConfig):
+    # UniVLA's VQ layout: 4 codes of 128 dims per transition from a 16-entry codebook.
     latent_dim: int = 128
     num_codes: int = 4
     codebook_size: int = 16
@@ -148,8 +149,11 @@ class STTransformerLAMConfig(LAMModelConfig):
     encoder_depth: int = 4
     # Spatial blocks of the forward-dynamics decoder (patch tokens of frame t + the action tokens).
     decoder_depth: int = 4
+    # Attention heads per block (dim must be divisible by it).
     heads: int = 8
+    # Hidden width of each block's MLP, as a multiple of dim.
     mlp_ratio: float = 4.0
+    # Dropout in attention and MLP layers.
     dropout: float = 0.0
 
 
@@ -194,3 +198,8 @@ class LAMConfig:
     frame_gap: int | str = 2
     # Time between the two frames of a pair when frame_gap="auto" (s).
     target_offset_s: float = 2 / 30
+    # Named preset this config started from (cpu, article or univla; see lam/presets.py), recorded in the saved
+    # config and model card. On the command line (wbvla-train-lam, wbvla-demo, bench/lam_probe.py)
+    # --lam.preset=NAME makes the preset's values the defaults of every --lam.* flag; setting this field from
+    # Python changes nothing else (use presets.lam_preset(NAME)).
+    preset: str | None = None

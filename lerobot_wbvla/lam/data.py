@@ -15,23 +15,27 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import torch
-
-from lerobot_wbvla.datasets import (
-    FeatureCache,
-    FeaturePairDataset,
-    FramePairDataset,
-    FrameSource,
-    FrameTransform,
-    build_feature_cache,
-)
-from lerobot_wbvla.datasets.pair_index import DEFAULT_TARGET_OFFSET_S
+from lerobot_wbvla.lam.cli import LazyModule
 from lerobot_wbvla.lam.configuration_lam import EncoderConfig, PixelEncoderConfig
-from lerobot_wbvla.lam.encoders import FrameEncoder
 
-_CACHE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+if TYPE_CHECKING:
+    from lerobot_wbvla.datasets import FeatureCache, FrameSource, FrameTransform
+    from lerobot_wbvla.lam.encoders import FrameEncoder
+
+# Imported on first use: the CLIs import this module (for LAMDataConfig) when they only answer --help.
+torch = LazyModule("torch")
+
+# = lerobot_wbvla.datasets.pair_index.DEFAULT_TARGET_OFFSET_S, written out so that this config imports without
+# torch (tests/lam/test_lam_cli.py checks that the two agree).
+DEFAULT_TARGET_OFFSET_S = 2 / 30
+# Storage dtypes of the feature cache, by name (torch dtypes of the same name).
+CACHE_DTYPES = ("float16", "bfloat16", "float32")
+
+
+def _cache_dtype(name: str):
+    return getattr(torch, name)
 
 
 @dataclass
@@ -72,6 +76,13 @@ class LAMDataConfig:
     # cache).
     on_the_fly: bool = False
 
+    def __post_init__(self) -> None:
+        # Python callers may pass str paths (the CLI gives Path): the code below relies on Path methods.
+        for name in ("video_root", "dataset_root", "cache_dir"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                setattr(self, name, Path(value))
+
     def validate(self) -> None:
         if self.video_root is None and self.dataset_repo_id is None and self.dataset_root is None:
             raise ValueError(
@@ -80,13 +91,15 @@ class LAMDataConfig:
             )
         if self.video_root is not None and not Path(self.video_root).is_dir():
             raise FileNotFoundError(f"--data.video_root: the folder '{self.video_root}' does not exist.")
-        if self.cache_dtype not in _CACHE_DTYPES:
-            raise ValueError(f"--data.cache_dtype={self.cache_dtype!r}: use one of {list(_CACHE_DTYPES)}.")
+        if self.cache_dtype not in CACHE_DTYPES:
+            raise ValueError(f"--data.cache_dtype={self.cache_dtype!r}: use one of {list(CACHE_DTYPES)}.")
 
 
 def encoder_transform(config: EncoderConfig) -> FrameTransform:
     """Preprocessing for an encoder: the article's resize/crop 224 + ImageNet normalisation for pretrained
     backbones; for the pixel encoder the same recipe straight at its low resolution (no 224 px detour)."""
+    from lerobot_wbvla.datasets import FrameTransform
+
     if isinstance(config, PixelEncoderConfig):
         return FrameTransform.of_size(config.image_size)
     return FrameTransform()
@@ -99,14 +112,15 @@ def encoder_id(encoder: FrameEncoder) -> str:
     return text if len(text) < 200 else hashlib.sha1(text.encode()).hexdigest()
 
 
-def make_sources(cfg: LAMDataConfig) -> dict[str, FrameSource]:
-    """Frame sources by name: "video" for the folder, "<camera key>" for each dataset camera."""
+def make_sources(cfg: LAMDataConfig, progress: bool = True) -> dict[str, FrameSource]:
+    """Frame sources by name: "video" for the folder, "<camera key>" for each dataset camera (`progress`: a bar
+    while a large video folder is probed)."""
     from lerobot_wbvla.datasets import LeRobotCameraSource, VideoFolderSource
 
     cfg.validate()
     sources: dict[str, FrameSource] = {}
     if cfg.video_root is not None:
-        sources["video"] = VideoFolderSource(cfg.video_root)
+        sources["video"] = VideoFolderSource(cfg.video_root, progress=progress)
     if cfg.dataset_repo_id is not None or cfg.dataset_root is not None:
         for key in cfg.camera_keys:
             with camera_flag("--data.camera_keys"):
@@ -145,7 +159,9 @@ def build_caches(
     progress: bool = True,
 ) -> dict[str, FeatureCache]:
     """Encode every frame of every source once (resumable, skipped when the cache is complete)."""
-    sources = sources if sources is not None else make_sources(cfg)
+    from lerobot_wbvla.datasets import build_feature_cache
+
+    sources = sources if sources is not None else make_sources(cfg, progress=progress)
     transform = encoder_transform(encoder_cfg)
     return {
         name: build_feature_cache(
@@ -154,7 +170,7 @@ def build_caches(
             _cache_folder(cache_root, name, encoder),
             encoder_id=encoder_id(encoder),
             transform=transform,
-            dtype=_CACHE_DTYPES[cfg.cache_dtype],
+            dtype=_cache_dtype(cfg.cache_dtype),
             batch_size=cfg.encode_batch_size,
             progress=progress,
         )
@@ -170,6 +186,8 @@ def feature_pairs(
     cfg: LAMDataConfig, caches: dict[str, FeatureCache], split: str | None = None
 ) -> torch.utils.data.Dataset:
     """Pairs of cached features from every source (items: feat_t, feat_tk, label, ...)."""
+    from lerobot_wbvla.datasets import FeaturePairDataset
+
     return _concat(
         [
             FeaturePairDataset(
@@ -188,6 +206,8 @@ def frame_pairs(
     cfg: LAMDataConfig, sources: dict[str, FrameSource], transform: FrameTransform, split: str | None = None
 ) -> torch.utils.data.Dataset:
     """Pairs of decoded, transformed frames from every source (items: frame_t, frame_tk, label, ...)."""
+    from lerobot_wbvla.datasets import FramePairDataset
+
     return _concat(
         [
             FramePairDataset(
@@ -223,8 +243,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-# Errors that mean "the input is wrong" (a path, a key, a size): the CLIs print their message, without traceback.
-USER_ERRORS = _user_errors()
+def __getattr__(name: str):
+    # USER_ERRORS, built on first use (its classes live in modules that import torch and LeRobot): the errors
+    # that mean "the input is wrong" (a path, a key, a size); the CLIs print their message, without traceback.
+    if name == "USER_ERRORS":
+        globals()[name] = _user_errors()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def exit_with_user_error(prog: str, err: BaseException) -> NoReturn:

@@ -27,32 +27,31 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from lerobot_wbvla.datasets import NO_LABEL
-from lerobot_wbvla.lam.data import (
-    USER_ERRORS,
-    LAMDataConfig,
-    build_caches,
-    exit_with_user_error,
-    feature_pairs,
-    make_sources,
-)
-from lerobot_wbvla.lam.latents import (  # noqa: F401 (latent_report, probe_report: imported from here too)
-    PairLatents,
-    class_names_of,
-    collect_latents,
-    labels_of,
-    latent_report,
-    probe_report,
-    sample_indices,
-)
-from lerobot_wbvla.lam.modeling_lam import LatentActionModel
-from lerobot_wbvla.lam.probe_domain import has_frames, probe_domain_report
-from lerobot_wbvla.lam.reference import DEFAULT_TRAIN_SEED, training_seed, untrained_twin
-from lerobot_wbvla.lam.report import model_block, plot_confusions, recall_table
+from lerobot_wbvla.lam.cli import LazyModule, run_cli
+from lerobot_wbvla.lam.data import LAMDataConfig, build_caches, feature_pairs, make_sources
+
+if TYPE_CHECKING:
+    from lerobot_wbvla.lam.modeling_lam import LatentActionModel  # noqa: F401
+
+# Imported on first use, so that `--help` answers without importing torch.
+torch = LazyModule("torch")
+
+# Names that moved to lam/latents.py and are still importable from here (loaded on first use, see __getattr__).
+_FROM_LATENTS = ("PairLatents", "collect_latents", "latent_report", "probe_report")
+
+
+def __getattr__(name: str):
+    if name in _FROM_LATENTS:
+        from lerobot_wbvla.lam import latents
+
+        return getattr(latents, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 logger = logging.getLogger(__name__)
 
@@ -137,9 +136,26 @@ class EvalLAMConfig:
     num_threads: int | None = None
     # Report folder: eval_report.json and eval_report.png.
     output_dir: Path = Path("outputs/lam_eval")
+    # Show progress bars (false: none, e.g. in logs).
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.output_dir = Path(self.output_dir)  # Python callers may pass a str
 
 
 def evaluate(cfg: EvalLAMConfig) -> dict:
+    from lerobot_wbvla.lam.latents import (
+        PairLatents,
+        class_names_of,
+        collect_latents,
+        labels_of,
+        sample_indices,
+    )
+    from lerobot_wbvla.lam.modeling_lam import LatentActionModel
+    from lerobot_wbvla.lam.probe_domain import has_frames, probe_domain_report
+    from lerobot_wbvla.lam.reference import untrained_twin
+    from lerobot_wbvla.lam.report import model_block
+
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     model = LatentActionModel.from_pretrained(cfg.lam, revision=cfg.lam_revision)
@@ -148,13 +164,14 @@ def evaluate(cfg: EvalLAMConfig) -> dict:
         cfg.data.target_offset_s = model.config.target_offset_s
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    sources = make_sources(cfg.data)
+    sources = make_sources(cfg.data, progress=cfg.progress)
     caches = build_caches(
         cfg.data,
         model.encoder,
         model.config.encoder,
         Path(cfg.data.cache_dir or output_dir / "feature_cache"),
         sources,
+        progress=cfg.progress,
     )
     eval_set = feature_pairs(cfg.data, caches, split=cfg.eval_split)
     class_names = class_names_of(eval_set)
@@ -218,6 +235,8 @@ def evaluate(cfg: EvalLAMConfig) -> dict:
 def _reference_seed(cfg: EvalLAMConfig) -> int:
     if cfg.reference_seed is not None:
         return cfg.reference_seed
+    from lerobot_wbvla.lam.reference import DEFAULT_TRAIN_SEED, training_seed
+
     seed = training_seed(cfg.lam)
     return DEFAULT_TRAIN_SEED if seed is None else seed
 
@@ -225,6 +244,8 @@ def _reference_seed(cfg: EvalLAMConfig) -> int:
 def _confusion_plots_and_tables(report: dict, blocks: dict[str, dict], output_dir: Path) -> None:
     """eval_confusion.png (+ eval_confusion_transfer/refit.png with --probe_data) and the recall tables in the
     log."""
+    from lerobot_wbvla.lam.report import plot_confusions, recall_table
+
     probes = {name: b.get("probes") for name, b in blocks.items()}
     where = f"{report['eval_split'] or 'all'} pairs of --data"
     plot_confusions(probes, output_dir / "eval_confusion.png", f"linear probes, {where}")
@@ -254,8 +275,6 @@ def _json_default(o):
 
 
 def main() -> None:
-    from lerobot.configs import parser
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
 
     def _run(cfg: EvalLAMConfig) -> None:
@@ -270,11 +289,7 @@ def main() -> None:
             summary["code_probe_accuracy"] = report["probes"]["code_probe"]["accuracy"]
         print(json.dumps(summary))
 
-    _run.__annotations__["cfg"] = EvalLAMConfig
-    try:
-        parser.wrap()(_run)()
-    except USER_ERRORS as err:  # bad input: one clear line, no traceback
-        exit_with_user_error("wbvla-lam-eval", err)
+    run_cli("wbvla-lam-eval", EvalLAMConfig, _run)
 
 
 if __name__ == "__main__":

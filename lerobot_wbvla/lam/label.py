@@ -20,15 +20,18 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
-from lerobot_wbvla.datasets import resolve_frame_gap
-from lerobot_wbvla.lam.data import USER_ERRORS, camera_flag, encoder_transform, exit_with_user_error
-from lerobot_wbvla.lam.encoders import EncoderUnavailableError
-from lerobot_wbvla.lam.modeling_lam import LatentActionModel
+from lerobot_wbvla.lam.cli import LazyModule, lazy_no_grad, run_cli
+from lerobot_wbvla.lam.data import camera_flag, encoder_transform
+
+if TYPE_CHECKING:
+    from lerobot_wbvla.lam.modeling_lam import LatentActionModel
+
+# Imported on first use, so that `--help` answers without importing torch.
+torch = LazyModule("torch")
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,15 @@ class LabelConfig:
     push_branch: str | None = None
     # CPU threads for torch (None = torch's default).
     num_threads: int | None = None
+    # Show progress bars (episodes, downloads, dataset loading); false = none at all.
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        # Python callers may pass str paths (the CLI gives Path).
+        for name in ("dataset_root", "output"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                setattr(self, name, Path(value))
 
 
 def codes_file_name(lam: str, revision: str | None) -> str:
@@ -76,7 +88,7 @@ def codes_file_name(lam: str, revision: str | None) -> str:
     return f"{safe}.parquet"
 
 
-@torch.no_grad()
+@lazy_no_grad
 def label_episode(model: LatentActionModel, frames: torch.Tensor, k: int, transform, batch_size: int):
     """uint8 frames (T, 3, H, W) of one episode -> codes (T, num_codes) and quantised z (T, num_codes*dim)."""
     tokens = torch.cat(
@@ -119,7 +131,11 @@ def write_codes_parquet(path: Path, columns: dict[str, list]) -> Path:
 
 def label_dataset(cfg: LabelConfig) -> Path:
     """Label every frame of the dataset; returns the parquet path (pushed too when asked)."""
-    from lerobot_wbvla.datasets import LeRobotCameraSource
+    from tqdm.auto import tqdm
+
+    from lerobot_wbvla.datasets import LeRobotCameraSource, resolve_frame_gap
+    from lerobot_wbvla.lam.encoders import EncoderUnavailableError
+    from lerobot_wbvla.lam.modeling_lam import LatentActionModel
 
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -144,7 +160,7 @@ def label_dataset(cfg: LabelConfig) -> Path:
     frame_col = np.asarray(hf.data.column("frame_index").to_numpy())
     index_col = np.asarray(hf.data.column("index").to_numpy())
     columns: dict[str, list] = {k: [] for k in ("episode_index", "frame_index", "index", "codes", "z")}
-    for ci, clip in enumerate(tqdm(source.clips, desc="labelling episodes")):
+    for ci, clip in enumerate(tqdm(source.clips, desc="labelling episodes", disable=not cfg.progress)):
         k = resolve_frame_gap(model.config.frame_gap, clip.fps, model.config.target_offset_s)
         codes, z = label_episode(model, source.read_clip(ci), k, transform, cfg.batch_size)
         rows = np.flatnonzero(ep_col == clip.episode_index)
@@ -182,18 +198,12 @@ def push_codes(path: Path, dataset_repo_id: str, name: str, branch: str | None =
 
 
 def main() -> None:
-    from lerobot.configs import parser
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     def _run(cfg: LabelConfig) -> None:
         print(json.dumps({"codes_file": str(label_dataset(cfg))}))
 
-    _run.__annotations__["cfg"] = LabelConfig
-    try:
-        parser.wrap()(_run)()
-    except USER_ERRORS as err:  # bad input: one clear line, no traceback
-        exit_with_user_error("wbvla-lam-label", err)
+    run_cli("wbvla-lam-label", LabelConfig, _run)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,19 @@
-"""Named LAM configurations shared by the CLIs, the demo and the benchmarks (one definition, several users)."""
+"""Named LAM configurations shared by the CLIs (`--lam.preset=NAME`), the demo and the benchmarks (one
+definition, several users). A preset is a function returning a fresh `LAMConfig`; `LAM_PRESETS` is the registry
+the CLI reads, so adding or changing a preset is one function here."""
 
 from __future__ import annotations
 
-from lerobot_wbvla.lam.configuration_lam import ConvLAMConfig, LAMConfig, MLPLAMConfig, PixelEncoderConfig
+from collections.abc import Callable
+
+from lerobot_wbvla.lam.configuration_lam import (
+    ConvLAMConfig,
+    HFVisionEncoderConfig,
+    LAMConfig,
+    MLPLAMConfig,
+    PixelEncoderConfig,
+    STTransformerLAMConfig,
+)
 
 
 def cpu_lam_config() -> LAMConfig:
@@ -20,6 +31,7 @@ def cpu_lam_config() -> LAMConfig:
     2 threads (bench/lam_probe.py): z-probe 0.82, code-probe 0.81.
     """
     return LAMConfig(
+        preset="cpu",
         encoder=PixelEncoderConfig(image_size=32, patch_size=8),
         model=MLPLAMConfig(
             token_dim=32,
@@ -64,3 +76,66 @@ def conv_baseline_config() -> LAMConfig:
         ),
         frame_gap=10,
     )
+
+
+def article_lam_config() -> LAMConfig:
+    """The article's LAM: the frozen DINOv2 ViT-B/14 class token (one 768-d feature per frame), inverse and
+    forward MLP heads of 1024 and 512 units, z in R^256, one code per transition from a 512-entry codebook, frame
+    gap 2.
+
+    Each frame's 768-d feature enters the heads at full width (token_dim 768). The heads keep this project's fixes
+    that make them learn motion (normalised-change target, difference and product inputs; see
+    `LAMModelConfig`); needs the `facebook/dinov2-base` weights (Hub or local cache) and is meant for a GPU.
+    """
+    return LAMConfig(
+        preset="article",
+        encoder=HFVisionEncoderConfig(pretrained="facebook/dinov2-base", tokens="cls", pool_grid=0),
+        model=MLPLAMConfig(
+            latent_dim=256,
+            num_codes=1,
+            codebook_size=512,
+            token_dim=768,
+            inverse_hidden=[1024, 512],
+            forward_hidden=[1024, 512],
+        ),
+        frame_gap=2,
+    )
+
+
+def univla_lam_config() -> LAMConfig:
+    """UniVLA's LAM: frozen DINOv2 ViT-B/14 with registers, all 16 x 16 patch tokens at 224 px, a
+    spatio-temporal transformer (width 768, 12 heads, 12 encoder and 12 decoder blocks) that predicts the next
+    frame's DINOv2 features, and 4 codes of 128 dims per transition from a 16-entry codebook.
+
+    Needs the `facebook/dinov2-with-registers-base` weights and a GPU.
+    """
+    return LAMConfig(
+        preset="univla",
+        encoder=HFVisionEncoderConfig(
+            pretrained="facebook/dinov2-with-registers-base", tokens="patch", pool_grid=0
+        ),
+        model=STTransformerLAMConfig(
+            latent_dim=128,
+            num_codes=4,
+            codebook_size=16,
+            dim=768,
+            heads=12,
+            encoder_depth=12,
+            decoder_depth=12,
+        ),
+    )
+
+
+# Every preset by its --lam.preset name.
+LAM_PRESETS: dict[str, Callable[[], LAMConfig]] = {
+    "cpu": cpu_lam_config,
+    "article": article_lam_config,
+    "univla": univla_lam_config,
+}
+
+
+def lam_preset(name: str) -> LAMConfig:
+    """A fresh `LAMConfig` of preset `name`; ValueError (one line, listing the choices) for an unknown name."""
+    if name not in LAM_PRESETS:
+        raise ValueError(f"unknown LAM preset {name!r}; choose one of {', '.join(LAM_PRESETS)}")
+    return LAM_PRESETS[name]()

@@ -1,7 +1,9 @@
 """`wbvla-train-lam`: train a latent action model on frame pairs, from a feature cache, with Accelerate.
 
-    wbvla-train-lam --data.video_root=outputs/egovideo --lam.encoder.type=pixel \\
-        --lam.model.type=st_transformer --steps=5000 --output_dir=outputs/lam
+    wbvla-train-lam --data.video_root=outputs/egovideo --lam.preset=cpu --steps=5000 --output_dir=outputs/lam
+
+`--lam.preset=cpu|article|univla` (lam/presets.py) sets every --lam.* default; explicit --lam.* flags override it
+(`--lam.preset=cpu --lam.model.latent_dim=64`). `--help` lists every field, the presets and each choice's fields.
 
 The same command runs on many GPUs under `accelerate launch`. What happens:
 1. every frame of the data is encoded once by the frozen encoder into a sharded feature cache (resumable);
@@ -25,26 +27,21 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import draccus
-import torch
 
-from lerobot_wbvla.hub import HubPushConfig
-from lerobot_wbvla.lam.augment import augment_pixel_pairs
+from lerobot_wbvla.hub.artifacts import HubPushConfig
+from lerobot_wbvla.lam.cli import LazyModule, run_cli
 from lerobot_wbvla.lam.configuration_lam import LAMConfig
-from lerobot_wbvla.lam.data import (
-    USER_ERRORS,
-    LAMDataConfig,
-    build_caches,
-    encoder_transform,
-    exit_with_user_error,
-    feature_pairs,
-    frame_pairs,
-    make_sources,
-)
-from lerobot_wbvla.lam.metrics_log import MetricsLog
-from lerobot_wbvla.lam.modeling_lam import LatentActionModel
-from lerobot_wbvla.lam.quantizer import perplexity_from_counts
+from lerobot_wbvla.lam.data import LAMDataConfig
+from lerobot_wbvla.lam.presets import LAM_PRESETS
+
+if TYPE_CHECKING:
+    from lerobot_wbvla.lam.modeling_lam import LatentActionModel
+
+# Imported on first use, so that `--help` answers without importing torch.
+torch = LazyModule("torch")
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +98,13 @@ class TrainLAMConfig:
     mixed_precision: str = "no"
     # Force CPU even when a GPU is present.
     cpu: bool = False
-    # Show a progress bar.
+    # Show progress bars (training, feature cache building, video probing, downloads); false = none at all.
     progress: bool = True
     # Push the final model (see HubPushConfig); the card lists the final metrics.
     hub: HubPushConfig = field(default_factory=HubPushConfig)
+
+    def __post_init__(self) -> None:
+        self.output_dir = Path(self.output_dir)  # Python callers may pass a str
 
     def validate(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -113,6 +113,8 @@ class TrainLAMConfig:
             raise ValueError(f"--scheduler={self.scheduler!r}: use constant or cosine")
         if self.save_every < 1 or self.log_every < 1:
             raise ValueError("save_every and log_every must be >= 1")
+        if self.lam.preset is not None and self.lam.preset not in LAM_PRESETS:
+            raise ValueError(f"--lam.preset={self.lam.preset!r}: choose one of {', '.join(LAM_PRESETS)}")
         self.data.validate()
         # The LAM remembers how its pairs were made, so labelling and evaluation pair frames the same way.
         self.lam.frame_gap = self.data.frame_gap
@@ -129,8 +131,9 @@ class TrainResult:
     metrics: dict
 
 
-class StepBatchSampler(torch.utils.data.Sampler):
-    """Index batches as a function of (seed, step, rank): resumable without any sampler state."""
+class StepBatchSampler:
+    """Index batches as a function of (seed, step, rank): resumable without any sampler state. (An iterable of
+    index lists, what DataLoader's batch_sampler takes.)"""
 
     def __init__(
         self,
@@ -243,6 +246,18 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
 
+    from lerobot_wbvla.lam.augment import augment_pixel_pairs
+    from lerobot_wbvla.lam.data import (
+        build_caches,
+        encoder_transform,
+        feature_pairs,
+        frame_pairs,
+        make_sources,
+    )
+    from lerobot_wbvla.lam.metrics_log import MetricsLog
+    from lerobot_wbvla.lam.modeling_lam import LatentActionModel
+    from lerobot_wbvla.lam.quantizer import perplexity_from_counts
+
     cfg.validate()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -255,7 +270,7 @@ def train(cfg: TrainLAMConfig) -> TrainResult:
     set_seed(cfg.seed)
     # The encoder and the frame sources first: a wrong encoder or camera fails before output_dir is written to.
     model = LatentActionModel(cfg.lam)
-    sources = make_sources(cfg.data)
+    sources = make_sources(cfg.data, progress=cfg.progress)
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
     if accelerator.is_main_process:
         _write_text_atomic(cfg.output_dir / "train_config.json", json.dumps(draccus.encode(cfg), indent=2))
@@ -414,7 +429,8 @@ def _card(cfg: TrainLAMConfig, metrics: dict, step: int):
     return ArtifactCard(
         kind="lam",
         summary=(
-            f"Encoder `{cfg.lam.encoder.type}`, model `{cfg.lam.model.type}` ({cfg.lam.model.num_codes} code(s) "
+            (f"Preset `{cfg.lam.preset}`. " if cfg.lam.preset else "")
+            + f"Encoder `{cfg.lam.encoder.type}`, model `{cfg.lam.model.type}` ({cfg.lam.model.num_codes} code(s) "
             f"from {cfg.lam.model.codebook_size}), frame gap {cfg.lam.frame_gap}, trained {step} steps."
         ),
         config=draccus.encode(cfg.lam),
@@ -430,8 +446,6 @@ def _write_card(folder: Path, cfg: TrainLAMConfig, metrics: dict, step: int) -> 
 
 
 def main() -> None:
-    from lerobot.configs import parser
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     def _run(cfg: TrainLAMConfig) -> None:
@@ -440,12 +454,7 @@ def main() -> None:
             json.dumps({"step": result.step, "pretrained_dir": str(result.pretrained_dir), **result.metrics})
         )
 
-    # LeRobot's parser reads the config class from the annotation; with postponed annotations it is a string.
-    _run.__annotations__["cfg"] = TrainLAMConfig
-    try:
-        parser.wrap()(_run)()
-    except USER_ERRORS as err:  # bad input: one clear line, no traceback
-        exit_with_user_error("wbvla-train-lam", err)
+    run_cli("wbvla-train-lam", TrainLAMConfig, _run, presets=True)
 
 
 if __name__ == "__main__":

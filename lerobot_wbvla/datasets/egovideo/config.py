@@ -96,6 +96,8 @@ class EgoVideoConfig:
     num_workers: int = 1
     # Also write <out_dir>/contact_sheet.png: a few frames of the first clips of each primitive, for a look.
     contact_sheet: bool = True
+    # Show a progress bar of the clips rendered.
+    progress: bool = True
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field and what to do."""

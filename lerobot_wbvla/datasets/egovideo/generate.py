@@ -96,7 +96,7 @@ def generate(cfg: EgoVideoConfig) -> Path:
     results = []
     start = time.perf_counter()
     try:
-        bar = tqdm(total=len(jobs), desc="egovideo clips", unit="clip")
+        bar = tqdm(total=len(jobs), desc="egovideo clips", unit="clip", disable=not cfg.progress)
         if cfg.num_workers == 1:
             for job in jobs:
                 results.append(_render_and_write(job))
