@@ -162,8 +162,6 @@ class STTransformerLAMConfig(LAMModelConfig):
 class ConvLAMConfig(LAMModelConfig):
     # Size of one latent action token z.
     latent_dim: int = 32
-    # Codes per transition (several code groups: each a token of z quantised against the shared codebook).
-    num_codes: int = 1
     # Number of entries in the codebook.
     codebook_size: int = 32
     # Cosine-similarity codes (see LAMModelConfig.cosine_codes).
