@@ -21,15 +21,26 @@
    (`final_test_seed`) is probed the same way (the probe still fit on train pairs) and reported apart as
    `final_test`; nothing may be tuned on it.
 
+6. Cross-domain (issue 10). A second, independent domain, `lerobot_wbvla.datasets.raycast_egovideo` (a numpy ray
+   caster with another lens, rooms, textures, lights, arms, and motion speeds outside the training ranges), that no
+   LAM here trains on. Headline: a probe fit on its train clips, scored on its held-out clips (does the latent
+   carry the motion there); `transfer`: the probe fit on the training domain, scored on the same clips.
+7. Baseline (issue 10). The reviewer's motion-weighted conv LAM (`conv_baseline_config`) trained in the same run for
+   the same wall-clock budget (side by side, the threads split evenly) and probed the same ways.
+
 Writes bench/results/lam_probe.json:
     {"trained": {"z_probe_accuracy": .., "code_probe_accuracy": .., "per_class_recall": {..}, "heldout": {..}},
      "untrained": {"z_probe_accuracy": .., "code_probe_accuracy": .., "heldout": {..}},
      "controllability_gap": .., "perplexity": .., "train_minutes": ..,
      "final_test": {"trained": {"z_probe_accuracy": .., "code_probe_accuracy": .., "controllability_gap": ..,
                                 "perplexity": .., ..},
-                    "untrained": {..}, "pairs": .., "class_counts": [..], "video": {..}}, + details}
+                    "untrained": {..}, "pairs": .., "class_counts": [..], "video": {..}},
+     "cross_domain": {"trained": {"z_probe_accuracy": .., "code_probe_accuracy": .., "per_class_recall": {..},
+                                  "transfer": {..}}, "untrained": {..}, "pairs": .., "video": {..}},
+     "baseline": {"in_domain": {..}, "cross_domain": {..}, "final_test": {..}, "untrained": {..}, "train_steps": ..},
+     + details}
 
-Usage (background, 2 cores, ~37 min): nohup python bench/lam_probe.py --threads=2 > lam_probe.log 2>&1 &
+Usage (background, 2 cores, ~50 min: video ~7 min, caches, 30 min of training side by side, probes): nohup python bench/lam_probe.py --threads=2 > lam_probe.log 2>&1 &
 Smoke (the test suite; the figures mean nothing): python bench/lam_probe.py --smoke=true --output=/tmp/x.json
 """
 
@@ -99,6 +110,18 @@ class ProbeBenchConfig:
     probe_train_pairs: int = 20000
     # Reuse this video folder instead of generating one (must hold labels.jsonl with train/heldout splits).
     video_root: Path | None = None
+    # The second, independent domain (lerobot_wbvla/datasets/raycast_egovideo: another renderer, lens, rooms,
+    # arms, and motion speeds outside the training ranges), never trained on: clips generated (half held out), or
+    # an existing folder of that generator (cross_root). The LAM is probed on its held-out clips.
+    cross_clips: int = 600
+    cross_seed: int = 3
+    cross_root: Path | None = None
+    # Train the reviewer's motion-weighted conv LAM (lam/presets.py conv_baseline_config) in the same run with the
+    # same budget, and probe it the same way ("baseline" in the result).
+    baseline: bool = True
+    # Train the LAM and the baseline at the same time, each on threads // 2 torch threads (same compute for both);
+    # false: one after the other, each on `threads`.
+    parallel: bool = True
     # Work folder (video, cache, run); a temporary one by default, removed at the end unless keep.
     work_dir: Path | None = None
     keep: bool = False
@@ -118,6 +141,7 @@ def _smoke(cfg: ProbeBenchConfig) -> ProbeBenchConfig:
         train_minutes=0.05,
         batch_size=16,
         probe_train_pairs=400,
+        cross_clips=8,
     )
 
 
@@ -189,13 +213,58 @@ def _probe_figures(model, lat_train, lat_test, class_names: list[str]) -> dict:
     }
 
 
-def main(cfg: ProbeBenchConfig) -> dict:
+def _train_job(train_cfg) -> dict:
+    """Train one LAM (in a worker process when the LAM and the baseline train side by side)."""
+    from lerobot_wbvla.lam.train import train
+
+    torch.set_num_threads(train_cfg.num_threads)
+    result = train(train_cfg)
+    return {
+        "pretrained_dir": result.pretrained_dir,
+        "step": result.step,
+        "train_seconds": result.train_seconds,
+    }
+
+
+def _train_all(cfg: ProbeBenchConfig, jobs: dict) -> dict:
+    """Train every named config for the same wall-clock budget: side by side (spawned processes, threads split)
+    or one after the other."""
+    if cfg.parallel and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no torch thread pools inherited
+        with ProcessPoolExecutor(max_workers=len(jobs), mp_context=ctx) as pool:
+            futures = {name: pool.submit(_train_job, tc) for name, tc in jobs.items()}
+            return {name: f.result() for name, f in futures.items()}
+    return {name: _train_job(tc) for name, tc in jobs.items()}
+
+
+def _pair_idx(dataset, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Indices of labelled pairs, at most `limit` (sampled with rng)."""
     from lerobot_wbvla.datasets import NO_LABEL
+
+    idx = np.flatnonzero(np.asarray(dataset.labels) != NO_LABEL)
+    if limit is not None and len(idx) > limit:
+        idx = np.sort(rng.choice(idx, limit, replace=False))
+    return idx
+
+
+def _fit_lam_encoder(lam: LAMConfig, video_size: int) -> LAMConfig:
+    """Smoke runs use smaller video than a 64 px LAM reads: shrink the LAM's input instead of upsampling."""
+    if getattr(lam.encoder, "image_size", 0) > video_size:
+        lam = replace(lam, encoder=replace(lam.encoder, image_size=video_size))
+    return lam
+
+
+def main(cfg: ProbeBenchConfig) -> dict:
     from lerobot_wbvla.lam.data import LAMDataConfig, build_caches, feature_pairs, make_sources
     from lerobot_wbvla.lam.encoders import make_encoder
     from lerobot_wbvla.lam.latents import class_names_of, latent_report
+    from lerobot_wbvla.lam.modeling_lam import LatentActionModel
+    from lerobot_wbvla.lam.presets import conv_baseline_config
     from lerobot_wbvla.lam.reference import untrained_twin
-    from lerobot_wbvla.lam.train import TrainLAMConfig, train
+    from lerobot_wbvla.lam.train import TrainLAMConfig
 
     if cfg.smoke:
         cfg = _smoke(cfg)
@@ -214,87 +283,136 @@ def main(cfg: ProbeBenchConfig) -> dict:
             cfg, work / "final_test_video", cfg.final_test_clips, cfg.final_test_seed, 0.0
         )
         final_video_seconds = time.perf_counter() - t0
-
-        data = LAMDataConfig(
-            video_root=Path(video), cache_dir=work / "cache", frame_gap=cfg.frame_gap, split="train"
-        )
-        final_data = LAMDataConfig(
-            video_root=final_video, cache_dir=work / "final_test_cache", frame_gap=cfg.frame_gap
-        )
-        train_cfg = TrainLAMConfig(
-            data=data,
-            lam=cfg.lam,
-            output_dir=work / "run",
-            steps=10**7,
-            max_minutes=cfg.train_minutes,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            betas=(0.9, 0.999),
-            scheduler=cfg.scheduler,
-            augment=cfg.augment,
-            seed=cfg.seed,
-            log_every=100,
-            save_every=2000,
-            num_threads=cfg.threads,
-            progress=True,
-        )
-        if train_cfg.output_dir.exists():
-            shutil.rmtree(train_cfg.output_dir)
-        # The cache is built before training (and timed apart), so the budget is spent on training only.
         t0 = time.perf_counter()
-        encoder = make_encoder(cfg.lam.encoder)
-        caches = build_caches(data, encoder, cfg.lam.encoder, data.cache_dir, make_sources(data))
-        cache_seconds = time.perf_counter() - t0
-        final_caches = build_caches(
-            final_data, encoder, cfg.lam.encoder, final_data.cache_dir, make_sources(final_data)
+        cross_video = cfg.cross_root or _generate_cross(
+            work / "cross_video", cfg.cross_clips, cfg.cross_seed, cfg.video_size, cfg.video_workers
         )
+        cross_video_seconds = time.perf_counter() - t0
 
-        result_train = train(train_cfg)
-        trained = result_train.model.eval()
+        def data_cfg(root: Path, cache: str, split: str | None = None) -> LAMDataConfig:
+            return LAMDataConfig(
+                video_root=Path(root), cache_dir=work / cache, frame_gap=cfg.frame_gap, split=split
+            )
 
-        untrained = untrained_twin(trained, cfg.seed)  # train() was seeded with cfg.seed too
-        train_set = feature_pairs(data, caches, split="train")
-        class_names = class_names_of(train_set)
-        heldout_set = feature_pairs(data, caches, split="heldout")
-        final_set = feature_pairs(final_data, final_caches)  # every clip of the final-test video
+        data = data_cfg(video, "cache", "train")
+        final_data = data_cfg(final_video, "final_test_cache")
+        cross_data = data_cfg(cross_video, "cross_cache")
+        lams = {"trained": cfg.lam}
+        if cfg.baseline:
+            lams["baseline"] = _fit_lam_encoder(conv_baseline_config(), cfg.video_size)
+        parallel = cfg.parallel and len(lams) > 1
+        threads_each = max(1, cfg.threads // len(lams)) if parallel else cfg.threads
+
+        # Caches are built before training (timed apart), so the budget is spent on training only.
+        t0 = time.perf_counter()
+        caches: dict[str, dict] = {}
+        for name, lam in lams.items():
+            encoder = make_encoder(lam.encoder)
+            caches[name] = {
+                key: build_caches(d, encoder, lam.encoder, d.cache_dir, make_sources(d))
+                for key, d in (("data", data), ("final", final_data), ("cross", cross_data))
+            }
+        cache_seconds = time.perf_counter() - t0
+
+        jobs = {}
+        for name, lam in lams.items():
+            run_dir = work / f"run_{name}"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            jobs[name] = TrainLAMConfig(
+                data=data,
+                lam=lam,
+                output_dir=run_dir,
+                steps=10**7,
+                max_minutes=cfg.train_minutes,
+                batch_size=cfg.batch_size,
+                lr=cfg.lr,
+                betas=(0.9, 0.999),
+                scheduler=cfg.scheduler,
+                augment=cfg.augment,
+                seed=cfg.seed,
+                log_every=100,
+                save_every=2000,
+                num_threads=threads_each,
+                progress=not parallel,
+            )
+        runs = _train_all(cfg, jobs)
+        torch.set_num_threads(cfg.threads)
+        models = {
+            name: LatentActionModel.from_pretrained(r["pretrained_dir"]).eval() for name, r in runs.items()
+        }
 
         rng = np.random.default_rng(cfg.seed)
-        train_labels = np.asarray(train_set.labels)
-        held_labels = np.asarray(heldout_set.labels)
-        final_labels = np.asarray(final_set.labels)
-        train_idx = np.flatnonzero(train_labels != NO_LABEL)
-        if len(train_idx) > cfg.probe_train_pairs:
-            train_idx = np.sort(rng.choice(train_idx, cfg.probe_train_pairs, replace=False))
-        held_idx = np.flatnonzero(held_labels != NO_LABEL)
-        final_idx = np.flatnonzero(final_labels != NO_LABEL)
+
+        def sets_of(name: str) -> dict:
+            c = caches[name]
+            return {
+                "train": feature_pairs(data, c["data"], split="train"),
+                "heldout": feature_pairs(data, c["data"], split="heldout"),
+                "final": feature_pairs(final_data, c["final"]),  # every clip of the final-test video
+                "cross_train": feature_pairs(cross_data, c["cross"], split="train"),
+                "cross_heldout": feature_pairs(cross_data, c["cross"], split="heldout"),
+            }
+
+        sets = {name: sets_of(name) for name in lams}
+        ref = sets["trained"]
+        class_names = class_names_of(ref["train"])
+        # The same pairs for every model (the pair index does not depend on the encoder).
+        idx = {
+            "train": _pair_idx(ref["train"], cfg.probe_train_pairs, rng),
+            "heldout": _pair_idx(ref["heldout"], None, rng),
+            "final": _pair_idx(ref["final"], None, rng),
+            "cross_train": _pair_idx(ref["cross_train"], cfg.probe_train_pairs, rng),
+            "cross_heldout": _pair_idx(ref["cross_heldout"], None, rng),
+        }
 
         def pairs_report(model, lat) -> dict:
             return {k: v for k, v in latent_report(model, lat).items() if k != "code_counts"}
 
-        out: dict = {}
-        final: dict = {}
-        for name, model in (("trained", trained), ("untrained", untrained)):
-            lat_train = _latents(model, train_set, train_idx, seed=cfg.seed)
-            lat_held = _latents(model, heldout_set, held_idx, seed=cfg.seed)
-            lat_final = _latents(model, final_set, final_idx, seed=cfg.seed)
-            out[name] = {
-                **_probe_figures(model, lat_train, lat_held, class_names),
-                "heldout": pairs_report(model, lat_held),
+        def probe_all(model, s: dict) -> dict:
+            lat = {key: _latents(model, s[key], idx[key], seed=cfg.seed) for key in idx}
+            transfer = _probe_figures(model, lat["train"], lat["cross_heldout"], class_names)
+            return {
+                "in_domain": {
+                    **_probe_figures(model, lat["train"], lat["heldout"], class_names),
+                    "heldout": pairs_report(model, lat["heldout"]),
+                },
+                "final_test": {
+                    **_probe_figures(model, lat["train"], lat["final"], class_names),
+                    **pairs_report(model, lat["final"]),
+                },
+                "cross_domain": {
+                    **_probe_figures(model, lat["cross_train"], lat["cross_heldout"], class_names),
+                    "transfer": transfer,
+                    "heldout": pairs_report(model, lat["cross_heldout"]),
+                },
             }
-            final[name] = {
-                **_probe_figures(model, lat_train, lat_final, class_names),
-                **pairs_report(model, lat_final),
-            }
-        held = out["trained"]["heldout"]
+
+        figures = {
+            "trained": probe_all(models["trained"], sets["trained"]),
+            # train() was seeded with cfg.seed too: the weights training started from
+            "untrained": probe_all(untrained_twin(models["trained"], cfg.seed), sets["trained"]),
+        }
+        if "baseline" in models:
+            figures["baseline"] = probe_all(models["baseline"], sets["baseline"])
+            figures["baseline_untrained"] = probe_all(
+                untrained_twin(models["baseline"], cfg.seed), sets["baseline"]
+            )
+
+        def labels_count(key: str) -> list[int]:
+            labels = np.asarray(ref[key].labels)[idx[key]]
+            return np.bincount(labels, minlength=len(class_names)).tolist()
+
+        held = figures["trained"]["in_domain"]["heldout"]
         result = {
-            "trained": out["trained"],
-            "untrained": out["untrained"],
+            "trained": figures["trained"]["in_domain"],
+            "untrained": figures["untrained"]["in_domain"],
             "controllability_gap": held["controllability_gap"],
             "perplexity": held["perplexity"],
             "final_test": {
-                **final,
-                "pairs": len(final_idx),
-                "class_counts": np.bincount(final_labels[final_idx], minlength=12).tolist(),
+                "trained": figures["trained"]["final_test"],
+                "untrained": figures["untrained"]["final_test"],
+                "pairs": len(idx["final"]),
+                "class_counts": labels_count("final"),
                 "video": {
                     "num_clips": cfg.final_test_clips,
                     "seed": cfg.final_test_seed,
@@ -303,13 +421,30 @@ def main(cfg: ProbeBenchConfig) -> dict:
                 "method": "as the held-out probe (same probe fit on train-clip pairs), scored on every labelled "
                 "pair of clips from a base seed never used to tune the frame gap, decoder or clip count",
             },
-            "train_minutes": result_train.train_seconds / 60,
-            "train_steps": result_train.step,
+            "cross_domain": {
+                "trained": figures["trained"]["cross_domain"],
+                "untrained": figures["untrained"]["cross_domain"],
+                "probe_train_pairs": len(idx["cross_train"]),
+                "pairs": len(idx["cross_heldout"]),
+                "class_counts": labels_count("cross_heldout"),
+                "video": {
+                    "generator": "lerobot_wbvla.datasets.raycast_egovideo",
+                    "num_clips": cfg.cross_clips if cfg.cross_root is None else None,
+                    "seed": cfg.cross_seed if cfg.cross_root is None else None,
+                    "root": None if cfg.cross_root is None else str(cfg.cross_root),
+                    "generation_seconds": cross_video_seconds,
+                },
+                "method": "the LAM never sees this domain. Headline figures: probe fit on labelled pairs of the "
+                "domain's train clips, scored on its held-out clips. transfer: the probe fit on the training "
+                "domain's pairs, scored on the same held-out clips",
+            },
+            "train_minutes": runs["trained"]["train_seconds"] / 60,
+            "train_steps": runs["trained"]["step"],
             "probe": {
-                "train_pairs": len(train_idx),
-                "heldout_pairs": len(held_idx),
+                "train_pairs": len(idx["train"]),
+                "heldout_pairs": len(idx["heldout"]),
                 "classes": class_names,
-                "heldout_class_counts": np.bincount(held_labels[held_idx], minlength=12).tolist(),
+                "heldout_class_counts": labels_count("heldout"),
                 "method": "sklearn LogisticRegression(C=1, lbfgs) on standardised z / raw one-hot codes; "
                 "fit on train-clip pairs, scored on held-out-clip pairs",
             },
@@ -326,8 +461,28 @@ def main(cfg: ProbeBenchConfig) -> dict:
             "cache_build_seconds": cache_seconds,
             "total_minutes": (time.perf_counter() - t_total) / 60,
             "threads": cfg.threads,
+            "training": {
+                "parallel": parallel,
+                "threads_each": threads_each,
+                "note": "the LAM and the baseline trained at the same time for the same wall-clock budget, "
+                "each on threads_each torch threads"
+                if parallel
+                else "one after the other",
+            },
             "machine": machine_description(with_torch=True),
         }
+        if "baseline" in figures:
+            result["baseline"] = {
+                "in_domain": figures["baseline"]["in_domain"],
+                "cross_domain": figures["baseline"]["cross_domain"],
+                "final_test": figures["baseline"]["final_test"],
+                "untrained": {
+                    k: figures["baseline_untrained"][k] for k in ("in_domain", "cross_domain", "final_test")
+                },
+                "train_minutes": runs["baseline"]["train_seconds"] / 60,
+                "train_steps": runs["baseline"]["step"],
+                "lam": draccus.encode(lams["baseline"]),
+            }
         write_result(
             cfg.output, result, measures=["lerobot_wbvla/lam", "lerobot_wbvla/datasets"], smoke=cfg.smoke
         )

@@ -107,6 +107,51 @@ def test_lam_probe_layout_and_acceptance():
     assert 1.0 <= _number(final["trained"]["perplexity"]) <= r["lam"]["model"]["codebook_size"]
 
 
+def _probe_block(block: dict, where: str) -> None:
+    for key in ("z_probe_accuracy", "code_probe_accuracy"):
+        assert 0.0 <= _number(block[key]) <= 1.0, (where, key)
+    recall = block["per_class_recall"]["z_probe"]
+    assert recall and all(0.0 <= _number(v) <= 1.0 for v in recall.values()), where
+
+
+def test_lam_probe_cross_domain_and_baseline_layout():
+    """Issue 10's keys: the second domain (never trained on) and the conv baseline trained in the same run."""
+    r = _load("lam_probe.json")
+    assert "cross_domain" in r and "baseline" in r, (
+        "lam_probe.json predates issue 10: re-run bench/lam_probe.py"
+    )
+    cross = r["cross_domain"]
+    assert cross["video"]["generator"] == "lerobot_wbvla.datasets.raycast_egovideo"
+    assert cross["pairs"] == sum(cross["class_counts"]) > 0
+    for side in ("trained", "untrained"):
+        _probe_block(cross[side], f"cross_domain.{side}")
+        _probe_block(cross[side]["transfer"], f"cross_domain.{side}.transfer")
+        _probe_block(r[side], side)
+    base = r["baseline"]
+    assert base["lam"]["model"]["type"] == "conv"
+    for where in ("in_domain", "cross_domain"):
+        _probe_block(base[where], f"baseline.{where}")
+    # Same budget: both trained for the same wall-clock minutes on the same threads.
+    assert abs(_number(base["train_minutes"]) - _number(r["train_minutes"])) <= 0.5
+    assert _number(r["train_minutes"]) <= 30.0 + 0.1
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10's cross-domain bar is not met yet (see README, LAM)")
+def test_lam_probe_issue10_acceptance():
+    r = _load("lam_probe.json")
+    cross, base = r["cross_domain"], r["baseline"]
+    z, code = cross["trained"]["z_probe_accuracy"], cross["trained"]["code_probe_accuracy"]
+    assert z >= 0.85 and code >= 0.75, (z, code)
+    assert (
+        z >= base["cross_domain"]["z_probe_accuracy"] and code >= base["cross_domain"]["code_probe_accuracy"]
+    )
+    assert min(cross["trained"]["per_class_recall"]["z_probe"].values()) >= 0.6
+    # In-domain figures do not drop below issue 2's (0.82 / 0.81), the untrained reference stays below 0.5.
+    assert r["trained"]["z_probe_accuracy"] >= 0.82 and r["trained"]["code_probe_accuracy"] >= 0.81
+    for block in (r["untrained"], cross["untrained"]):
+        assert block["z_probe_accuracy"] < 0.5 and block["code_probe_accuracy"] < 0.5
+
+
 def test_lam_throughput_layout_and_acceptance():
     r = _load("lam_throughput.json")
     cache, fly = _number(r["cache_samples_per_s"]), _number(r["on_the_fly_samples_per_s"])
