@@ -13,7 +13,8 @@ CPU preset. This script compares designs on equal terms, to pick the CPU preset:
    folder (``in_domain``) and on every labelled pair of the second folder (``cross_domain``). The same for the
    untrained model of the same config (same seed, same normaliser) as a reference.
 
-Writes bench/results/lam_design.json, one entry per config (plus "settings" and "source"):
+Writes bench/results/exploration/lam_design.json (a dated record of the sweep that chose the `cpu` preset, not re-run
+whenever the compared code changes; tests/bench/test_result_files.py), one entry per config (plus "settings", "source"):
     {"<config>": {"in_domain": {"z": .., "code": ..}, "cross_domain": {"z": .., "code": ..} | null,
                   "steps": .., "train_minutes": .., "untrained": {"in_domain": {..}, "cross_domain": {..}},
                   "augment": .., "lam": {..}}, "settings": {..}}
@@ -133,7 +134,7 @@ class DesignBenchConfig:
     # Work folder (video, caches, runs); a temporary one by default, removed at the end unless keep.
     work_dir: Path | None = None
     keep: bool = False
-    output: Path = RESULTS / "lam_design.json"
+    output: Path = RESULTS / "exploration" / "lam_design.json"
     # Tiny settings for the test suite (a few short clips, seconds of training): the figures mean nothing.
     smoke: bool = False
 

@@ -21,7 +21,13 @@ from _results import stale_reason  # bench/_results.py (tests/bench/conftest.py 
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 RESULTS = BENCH / "results"
-SCRIPTS = sorted(p.stem for p in BENCH.glob("*.py") if not p.name.startswith("_"))
+# Design sweeps: run once to choose a design, kept as a dated record in results/exploration/ (stamped, not smoke,
+# not dirty) rather than re-run whenever the code they compared changes; the chosen design's own benchmark (e.g.
+# lam_probe for lam_design) is the one kept fresh.
+EXPLORATION = {"lam_design"}
+SCRIPTS = sorted(
+    p.stem for p in BENCH.glob("*.py") if not p.name.startswith("_") and p.stem not in EXPLORATION
+)
 # Results the issues ask for; their scripts are listed here too so that a missing script is noticed.
 REQUIRED = sorted(
     {
@@ -58,6 +64,15 @@ def test_every_benchmark_has_a_committed_result(name: str):
 def test_committed_result_is_stamped_and_fresh(path: Path):
     reason = stale_reason(path)
     assert reason is None, reason
+
+
+@pytest.mark.parametrize("name", sorted(EXPLORATION))
+def test_design_sweeps_have_a_stamped_record(name: str):
+    assert (BENCH / f"{name}.py").is_file(), f"missing: bench/{name}.py"
+    path = RESULTS / "exploration" / f"{name}.json"
+    assert path.is_file(), f"missing: run bench/{name}.py --output={path}"
+    source = json.loads(path.read_text())["source"]
+    assert source["commit"] and source["dirty"] is False and not source.get("smoke"), source
 
 
 def _number(x) -> float:

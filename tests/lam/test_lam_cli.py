@@ -115,7 +115,7 @@ def test_help_with_a_preset_shows_the_preset_values_as_defaults() -> None:
 
 
 def test_presets_registry() -> None:
-    assert list(LAM_PRESETS) == ["cpu", "article", "univla"]
+    assert list(LAM_PRESETS) == ["cpu", "cpu_mlp", "article", "univla"]
     article = lam_preset("article")
     assert isinstance(article.encoder, HFVisionEncoderConfig) and article.encoder.tokens == "cls"
     assert isinstance(article.model, MLPLAMConfig)
@@ -126,11 +126,14 @@ def test_presets_registry() -> None:
     assert isinstance(univla.encoder, HFVisionEncoderConfig) and univla.encoder.tokens == "patch"
     assert isinstance(univla.model, STTransformerLAMConfig)
     assert (univla.model.num_codes, univla.model.codebook_size) == (4, 16)
-    assert isinstance(lam_preset("cpu").encoder, PixelEncoderConfig)
+    cpu = lam_preset("cpu")
+    assert isinstance(cpu.encoder, PixelEncoderConfig) and cpu.model.type == "conv"
+    assert (cpu.model.num_codes, cpu.model.codebook_size, cpu.frame_gap) == (4, 16, 10)
+    assert lam_preset("cpu_mlp").model.type == "mlp"
     for name in LAM_PRESETS:
         assert lam_preset(name).preset == name
     assert lam_preset("cpu") is not lam_preset("cpu")  # fresh objects: callers may change them
-    with pytest.raises(ValueError, match="choose one of cpu, article, univla") as err:
+    with pytest.raises(ValueError, match="choose one of cpu, cpu_mlp, article, univla") as err:
         lam_preset("gpu")
     assert "\n" not in str(err.value)
 
@@ -168,7 +171,7 @@ def test_unknown_preset_is_one_error_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert (
         lines[0].startswith("wbvla-train-lam: error: --lam.preset='gpu'")
-        and "cpu, article, univla" in lines[0]
+        and "cpu, cpu_mlp, article, univla" in lines[0]
     )
     assert not out.exists()
 
