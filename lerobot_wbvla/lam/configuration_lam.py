@@ -196,7 +196,7 @@ class LAMConfig:
     frame_gap: int | str = 2
     # Time between the two frames of a pair when frame_gap="auto" (s).
     target_offset_s: float = 2 / 30
-    # Named preset this config started from (cpu, article or univla; see lam/presets.py), recorded in the saved
+    # Named preset this config started from (cpu, cpu_mlp, article or univla; see lam/presets.py), recorded in the saved
     # config and model card. On the command line (wbvla-train-lam, wbvla-demo, bench/lam_probe.py)
     # --lam.preset=NAME makes the preset's values the defaults of every --lam.* flag; setting this field from
     # Python changes nothing else (use presets.lam_preset(NAME)).

@@ -2,7 +2,7 @@
 
     wbvla-train-lam --data.video_root=outputs/egovideo --lam.preset=cpu --steps=5000 --output_dir=outputs/lam
 
-`--lam.preset=cpu|article|univla` (lam/presets.py) sets every --lam.* default; explicit --lam.* flags override it
+`--lam.preset=cpu|cpu_mlp|article|univla` (lam/presets.py) sets every --lam.* default; explicit --lam.* flags override it
 (`--lam.preset=cpu --lam.model.latent_dim=64`). `--help` lists every field, the presets and each choice's fields.
 
 The same command runs on many GPUs under `accelerate launch`. What happens:
