@@ -28,7 +28,12 @@ TEST = "test_bench_script_smoke_run_writes_a_stamped_result"
 
 
 def _results_snapshot() -> dict[str, str]:
-    return {p.name: hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted((BENCH / "results").glob("*"))}
+    root = BENCH / "results"
+    return {
+        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
