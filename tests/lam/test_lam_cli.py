@@ -208,9 +208,10 @@ def test_default_target_offset_matches_the_datasets_constant() -> None:
 
 TINY_CPU = [
     "--lam.preset=cpu",
-    "--lam.model.token_dim=8",
-    "--lam.model.inverse_hidden=[32]",
-    "--lam.model.forward_hidden=[32]",
+    "--lam.encoder.image_size=16",
+    "--lam.model.inverse_channels=[4,8]",
+    "--lam.model.forward_channels=[4,8]",
+    "--lam.model.action_channels=4",
     "--data.frame_gap=2",
     "--steps=3",
     "--batch_size=8",
@@ -233,7 +234,10 @@ def test_progress_false_prints_no_bar_and_the_preset_is_recorded(lam_ego_root: P
     assert not TQDM_BAR.search(proc.stderr), proc.stderr[-3000:]
     saved = json.loads((run / "pretrained_model" / "config.json").read_text())
     assert (
-        saved["preset"] == "cpu" and saved["model"]["token_dim"] == 8 and saved["encoder"]["type"] == "pixel"
+        saved["preset"] == "cpu"
+        and saved["model"]["inverse_channels"] == [4, 8]
+        and saved["model"]["type"] == "conv"
+        and saved["encoder"]["type"] == "pixel"
     )
     assert "Preset `cpu`" in (run / "pretrained_model" / "README.md").read_text()
 
