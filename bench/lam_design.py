@@ -43,6 +43,7 @@ from lam_probe import (
     _generate,
     _generate_cross,
     _latents,
+    _pair_idx,
     _probe_figures,
 )  # bench/lam_probe.py: one probing implementation
 
@@ -202,15 +203,6 @@ def _build_caches(cfg: DesignBenchConfig, work: Path, video: Path) -> None:
                 build_caches(data, make_encoder(enc), enc, cache, make_sources(data), progress=not cfg.smoke)
 
 
-def _labelled(dataset, limit: int | None, rng: np.random.Generator) -> np.ndarray:
-    from lerobot_wbvla.datasets import NO_LABEL
-
-    idx = np.flatnonzero(np.asarray(dataset.labels) != NO_LABEL)
-    if limit is not None and len(idx) > limit:
-        idx = np.sort(rng.choice(idx, limit, replace=False))
-    return idx
-
-
 def _short(figures: dict) -> dict:
     return {
         "z": figures["z_probe_accuracy"],
@@ -267,10 +259,10 @@ def run_one(cfg: DesignBenchConfig, name: str, work: Path, video: Path) -> dict:
         cross_fit_set = feature_pairs(cross, cross_caches, split="train")
 
     rng = np.random.default_rng(cfg.seed)
-    train_idx = _labelled(train_set, cfg.probe_train_pairs, rng)
-    held_idx = _labelled(held_set, None, rng)
-    cross_idx = _labelled(cross_set, cfg.cross_pairs, rng) if cross_set is not None else None
-    cross_fit_idx = _labelled(cross_fit_set, cfg.probe_train_pairs, rng) if cross_set is not None else None
+    train_idx = _pair_idx(train_set, cfg.probe_train_pairs, rng)
+    held_idx = _pair_idx(held_set, None, rng)
+    cross_idx = _pair_idx(cross_set, cfg.cross_pairs, rng) if cross_set is not None else None
+    cross_fit_idx = _pair_idx(cross_fit_set, cfg.probe_train_pairs, rng) if cross_set is not None else None
 
     names = class_names_of(train_set)
 
