@@ -92,6 +92,12 @@ CANDIDATES: dict[str, Candidate] = {
     "conv_groups4x16_augment": Candidate(
         _conv(num_codes=4, codebook_size=16), augment=True, doc="4 x 16 codes + augmentation"
     ),
+    "conv_groups8x16_augment": Candidate(
+        _conv(num_codes=8, codebook_size=16), augment=True, doc="8 x 16 codes + augmentation"
+    ),
+    "conv_groups16x16_augment": Candidate(
+        _conv(num_codes=16, codebook_size=16), augment=True, doc="16 x 16 codes + augmentation"
+    ),
 }
 
 
