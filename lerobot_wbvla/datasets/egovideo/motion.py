@@ -10,12 +10,13 @@ frames and every frame has one true label.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from lerobot_wbvla.datasets.egovideo.config import EgoVideoConfig, MotionConfig
 from lerobot_wbvla.datasets.egovideo.labels import PRIMITIVE_PHASES
+from lerobot_wbvla.datasets.egovideo_common.plan import Phase, merge_stand_stills, uniform
 
 # Primitives whose duration is free (they fill the clip); the others have natural durations (depth / speed,
 # reach time).
@@ -30,25 +31,11 @@ _RAMP_FLOOR = 0.35  # fraction of full speed at the very start/end of a locomoti
 ARM_JOINTS = ("shoulder_flex", "shoulder_abd", "elbow")
 
 
-def _uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
-    lo, hi = lo_hi
-    return float(rng.uniform(lo, hi)) if hi > lo else float(lo)
-
-
 def _profile(u: np.ndarray | float) -> np.ndarray | float:
     """Progress 0 -> 1 over u in [0, 1]: half smoothstep, half linear, so the motion is smooth yet never stops
     inside a phase (a labelled frame always moves)."""
     u = np.clip(u, 0.0, 1.0)
     return 0.4 * u + 0.6 * (3 * u**2 - 2 * u**3)
-
-
-@dataclass
-class Phase:
-    """One labelled run of frames [start, start + n_frames) and its motion parameters."""
-
-    label: str
-    n_frames: int
-    params: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -113,12 +100,12 @@ def sample_body_shape(motion: MotionConfig, rng: np.random.Generator) -> BodySha
     def rest() -> np.ndarray:
         return np.array([rng.uniform(0.5, 0.75), rng.uniform(0.08, 0.2), rng.uniform(1.35, 1.6)])
 
-    eye_height = _uniform(rng, motion.eye_height)
+    eye_height = uniform(rng, motion.eye_height)
     scale = eye_height / 1.55
     return BodyShape(
         eye_height=eye_height,
-        camera_pitch=np.deg2rad(_uniform(rng, motion.camera_pitch_deg)),
-        fovy=_uniform(rng, motion.fovy_deg),
+        camera_pitch=np.deg2rad(uniform(rng, motion.camera_pitch_deg)),
+        fovy=uniform(rng, motion.fovy_deg),
         shoulder_drop=float(rng.uniform(0.22, 0.27) * scale),
         shoulder_half_width=float(rng.uniform(0.16, 0.2) * scale),
         shoulder_forward=float(rng.uniform(-0.1, -0.05)),
@@ -142,24 +129,24 @@ def _phases_of(primitive: str, motion: MotionConfig, rng: np.random.Generator, f
         params: dict = {}
         if primitive == "walk_forward":
             params = {
-                "speed": _uniform(rng, motion.walk_speed),
-                "cadence": _uniform(rng, motion.walk_cadence),
+                "speed": uniform(rng, motion.walk_speed),
+                "cadence": uniform(rng, motion.walk_cadence),
             }
         elif primitive.startswith("sidestep"):
             params = {
-                "speed": _uniform(rng, motion.sidestep_speed),
-                "cadence": _uniform(rng, motion.shuffle_cadence),
+                "speed": uniform(rng, motion.sidestep_speed),
+                "cadence": uniform(rng, motion.shuffle_cadence),
             }
         elif primitive.startswith("turn"):
             params = {
-                "rate": np.deg2rad(_uniform(rng, motion.turn_rate_deg)),
-                "cadence": _uniform(rng, motion.shuffle_cadence),
+                "rate": np.deg2rad(uniform(rng, motion.turn_rate_deg)),
+                "cadence": uniform(rng, motion.shuffle_cadence),
             }
         return [Phase(primitive, 0, params)]
     if primitive == "squat":
-        depth = _uniform(rng, motion.squat_depth)
-        down = depth / _uniform(rng, motion.squat_speed)
-        up = depth / _uniform(rng, motion.squat_speed)
+        depth = uniform(rng, motion.squat_depth)
+        down = depth / uniform(rng, motion.squat_speed)
+        up = depth / uniform(rng, motion.squat_speed)
         return [
             Phase("squat_down", max(_MIN_PHASE_FRAMES, round(down * fps)), {"depth": depth}),
             Phase("squat_up", max(_MIN_PHASE_FRAMES, round(up * fps)), {"depth": depth}),
@@ -170,12 +157,12 @@ def _phases_of(primitive: str, motion: MotionConfig, rng: np.random.Generator, f
         return [
             Phase(
                 out_label,
-                max(_MIN_PHASE_FRAMES, round(_uniform(rng, motion.reach_seconds) * fps)),
+                max(_MIN_PHASE_FRAMES, round(uniform(rng, motion.reach_seconds) * fps)),
                 {"target": target},
             ),
             Phase(
                 back_label,
-                max(_MIN_PHASE_FRAMES, round(_uniform(rng, motion.reach_seconds) * fps)),
+                max(_MIN_PHASE_FRAMES, round(uniform(rng, motion.reach_seconds) * fps)),
                 {"target": target},
             ),
         ]
@@ -237,7 +224,7 @@ def plan_clip(primary: str, cfg: EgoVideoConfig, rng: np.random.Generator) -> tu
         lead_in += extra_in
         lead_out += spare - extra_in
     phases = [Phase("stand_still", lead_in)] + body + [Phase("stand_still", lead_out)]
-    return primitives, _merge([p for p in phases if p.n_frames > 0])
+    return primitives, merge_stand_stills(phases)
 
 
 def _layout_sequence(
@@ -268,23 +255,7 @@ def _layout_sequence(
             p.n_frames = int(s)
     else:
         parts[-1].n_frames += spare
-    return _merge([p for p in parts if p.n_frames > 0])
-
-
-def _merge(phases: list[Phase]) -> list[Phase]:
-    """Join neighbouring stand-still phases (one run per label)."""
-    out: list[Phase] = []
-    for p in phases:
-        if out and p.label == "stand_still" and out[-1].label == "stand_still":
-            out[-1].n_frames += p.n_frames
-        else:
-            out.append(p)
-    return out
-
-
-def frame_labels(phases: list[Phase]) -> list[str]:
-    """One label per frame from the phase list."""
-    return [p.label for p in phases for _ in range(p.n_frames)]
+    return merge_stand_stills(parts)
 
 
 def _envelope(t: np.ndarray, duration: float, floor: float) -> np.ndarray:

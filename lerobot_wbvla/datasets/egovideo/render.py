@@ -17,39 +17,27 @@ import mujoco  # noqa: E402
 
 from lerobot_wbvla.datasets.egovideo.body import add_body, body_handles, camera_pose  # noqa: E402
 from lerobot_wbvla.datasets.egovideo.config import EgoVideoConfig  # noqa: E402
-from lerobot_wbvla.datasets.egovideo.labels import SEQUENCE_PRIMITIVE, ClipRecord, label_runs  # noqa: E402
+from lerobot_wbvla.datasets.egovideo.labels import ClipRecord  # noqa: E402
 from lerobot_wbvla.datasets.egovideo.motion import (  # noqa: E402
     BodyTrajectory,
-    Phase,
     body_trajectory,
-    frame_labels,
     plan_clip,
     sample_body_shape,
 )
 from lerobot_wbvla.datasets.egovideo.palettes import palettes_for  # noqa: E402
 from lerobot_wbvla.datasets.egovideo.scene import build_room, keep_clear_points, place_path  # noqa: E402
 from lerobot_wbvla.datasets.egovideo.split import primitive_cycle, primitive_of_seed  # noqa: E402
+from lerobot_wbvla.datasets.egovideo_common.plan import PlannedClip  # noqa: E402
+from lerobot_wbvla.datasets.egovideo_common.writer import clip_record  # noqa: E402
 
 
 @dataclass
-class ClipPlan:
-    """Everything about a clip except its pixels."""
+class ClipPlan(PlannedClip):
+    """Everything about a clip except its pixels (seed, split, primitives, phases, then the MuJoCo side)."""
 
-    seed: int
-    split: str
-    primitives: list[str]
-    phases: list[Phase]
     trajectory: BodyTrajectory  # in the room frame
     model: mujoco.MjModel
     palette: str
-
-    @property
-    def primitive(self) -> str:
-        return self.primitives[0] if len(self.primitives) == 1 else SEQUENCE_PRIMITIVE
-
-    @property
-    def clip_id(self) -> str:
-        return f"{self.seed:09d}_{self.primitive}"
 
 
 def plan(seed: int, split: str, cfg: EgoVideoConfig) -> ClipPlan:
@@ -114,20 +102,4 @@ def make_clip(seed: int, split: str, cfg: EgoVideoConfig) -> tuple[ClipRecord, n
     """Labels record and frames of one clip (the record's `clip` path is clips/<clip_id>.mp4)."""
     p = plan(seed, split, cfg)
     frames, poses = render_frames(p, cfg)
-    labels = frame_labels(p.phases)
-    record = ClipRecord(
-        clip=f"clips/{p.clip_id}.mp4",
-        fps=cfg.fps,
-        n_frames=len(labels),
-        primitive=p.primitive,
-        frame_labels=labels,
-        seed=seed,
-        split=split,
-        primitives=p.primitives,
-        segments=label_runs(labels),
-        height=cfg.height,
-        width=cfg.width,
-        palette=p.palette,
-        head_pose=[[round(v, 5) for v in pose] for pose in poses],
-    )
-    return record, frames
+    return clip_record(p, cfg, palette=p.palette, head_pose=poses), frames

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lerobot_wbvla.datasets.egovideo_common.plan import uniform
 from lerobot_wbvla.datasets.raycast_egovideo.config import LensConfig
 
 
@@ -60,19 +61,14 @@ class Lens:
         return (1 - self.vignette * r2 / r2.max()).astype(np.float32)
 
 
-def _uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
-    lo, hi = lo_hi
-    return float(rng.uniform(lo, hi)) if hi > lo else float(lo)
-
-
 def sample_lens(cfg: LensConfig, width: int, height: int, rng: np.random.Generator) -> Lens:
     """One clip's lens from the configured ranges."""
-    fovy = _uniform(rng, cfg.fovy_deg)
+    fovy = uniform(rng, cfg.fovy_deg)
     fy = (height / 2) / np.tan(np.deg2rad(fovy) / 2)
-    fx = fy / _uniform(rng, cfg.pixel_aspect)
+    fx = fy / uniform(rng, cfg.pixel_aspect)
     sign = rng.choice([-1.0, 1.0], size=2)
-    cx = width / 2 + sign[0] * _uniform(rng, cfg.principal_offset) * width
-    cy = height / 2 + sign[1] * _uniform(rng, cfg.principal_offset) * height
+    cx = width / 2 + sign[0] * uniform(rng, cfg.principal_offset) * width
+    cy = height / 2 + sign[1] * uniform(rng, cfg.principal_offset) * height
     return Lens(
         width=width,
         height=height,
@@ -80,9 +76,9 @@ def sample_lens(cfg: LensConfig, width: int, height: int, rng: np.random.Generat
         fy=float(fy),
         cx=float(cx),
         cy=float(cy),
-        k1=_uniform(rng, cfg.k1),
-        k2=_uniform(rng, cfg.k2),
-        vignette=_uniform(rng, cfg.vignette),
+        k1=uniform(rng, cfg.k1),
+        k2=uniform(rng, cfg.k2),
+        vignette=uniform(rng, cfg.vignette),
         fovy_deg=fovy,
     )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lerobot_wbvla.datasets.egovideo.labels import PRIMITIVES
+from lerobot_wbvla.datasets.egovideo_common.config import check_ranges, validate_common
 
 
 @dataclass
@@ -128,46 +129,13 @@ class RaycastEgoVideoConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field and what to do."""
-        if self.num_clips < 1:
-            raise ValueError(f"num_clips={self.num_clips}: need at least 1 clip.")
-        if self.fps < 1:
-            raise ValueError(f"fps={self.fps}: need a positive frame rate.")
-        if self.height < 16 or self.width < 16 or self.height % 2 or self.width % 2:
-            raise ValueError(
-                f"height={self.height}, width={self.width}: both must be even and >= 16 "
-                "(H.264 yuv420p needs even sizes)."
-            )
-        if self.n_frames < 8:
-            raise ValueError(
-                f"clip_seconds={self.clip_seconds} at fps={self.fps} gives {self.n_frames} frames; need at least 8."
-            )
-        if not 0.0 <= self.heldout_fraction < 1.0:
-            raise ValueError(f"heldout_fraction={self.heldout_fraction}: must be in [0, 1).")
-        if not 0.0 <= self.sequence_fraction <= 1.0:
-            raise ValueError(f"sequence_fraction={self.sequence_fraction}: must be in [0, 1].")
-        if self.max_sequence_length < 2 and self.sequence_fraction > 0:
-            raise ValueError(f"max_sequence_length={self.max_sequence_length}: a sequence needs at least 2.")
-        if not self.primitives:
-            raise ValueError(f"primitives is empty: choose from {list(PRIMITIVES)}.")
-        unknown = [p for p in self.primitives if p not in PRIMITIVES]
-        if unknown:
-            raise ValueError(f"primitives: unknown {unknown}; choose from {list(PRIMITIVES)}.")
-        if len(set(self.primitives)) != len(self.primitives):
-            raise ValueError(f"primitives has duplicates: {self.primitives}.")
-        if not 0 <= self.crf <= 51:
-            raise ValueError(f"crf={self.crf}: H.264 CRF must be in [0, 51].")
-        if self.num_workers < 1:
-            raise ValueError(f"num_workers={self.num_workers}: need at least 1.")
+        validate_common(self)
         if not 1 <= self.supersample <= 4:
             raise ValueError(f"supersample={self.supersample}: use 1 (off) to 4 rays per pixel side.")
         if self.min_locomotion_seconds <= 0:
             raise ValueError(f"min_locomotion_seconds={self.min_locomotion_seconds}: must be > 0.")
-        _check_range("still_seconds", self.still_seconds)
-        for prefix, section in (("motion", self.motion), ("lens", self.lens)):
-            for name in type(section).__dataclass_fields__:
-                value = getattr(section, name)
-                if isinstance(value, tuple):
-                    _check_range(f"{prefix}.{name}", value)
+        check_ranges("motion", self.motion)
+        check_ranges("lens", self.lens)
         for name in ("head_bob", "head_jitter", "ramp_seconds"):
             if getattr(self.motion, name) < 0:
                 raise ValueError(f"motion.{name}={getattr(self.motion, name)}: must be >= 0.")
@@ -180,8 +148,3 @@ class RaycastEgoVideoConfig:
     def n_frames(self) -> int:
         """Frames per clip."""
         return round(self.clip_seconds * self.fps)
-
-
-def _check_range(name: str, value: tuple) -> None:
-    if len(value) != 2 or value[0] > value[1] or value[0] < 0:
-        raise ValueError(f"{name}={value}: need a (low, high) pair with 0 <= low <= high.")

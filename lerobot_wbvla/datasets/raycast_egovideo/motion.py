@@ -1,9 +1,10 @@
 """Motion of the ray-cast domain's robot: the labelled phase plan of a clip and its per-frame head and arm poses.
 
-Written independently of egovideo/motion.py, with its own profiles: a short speed ramp from 60% of full speed
-(so a locomotion phase never slows below 60% and never stops), a step nod (pitch) instead of a side sway while
-walking, a side-to-side roll while sidestepping, arm reaches as straight gripper paths solved by two-link inverse
-kinematics, and squats that tip the head further down.
+Written independently of egovideo/motion.py (only the phase bookkeeping of egovideo_common/plan.py is shared),
+with its own profiles: a short speed ramp from 60% of full speed (so a locomotion phase never slows below 60% and
+never stops), a step nod (pitch) instead of a side sway while walking, a side-to-side roll while sidestepping, arm
+reaches as straight gripper paths solved by two-link inverse kinematics, and squats that tip the head further
+down.
 
 Frame t carries the label of the motion from frame t to frame t+1 (CONTRACTS.md), so a phase of n frames that
 starts at frame a moves the body between frames a and a+n, and every such transition moves.
@@ -11,11 +12,12 @@ starts at frame a moves the body between frames a and a+n, and every such transi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from lerobot_wbvla.datasets.egovideo.labels import PRIMITIVE_PHASES
+from lerobot_wbvla.datasets.egovideo_common.plan import Phase, merge_stand_stills, uniform
 from lerobot_wbvla.datasets.raycast_egovideo.config import RaycastEgoVideoConfig, RaycastMotionConfig
 
 LOCOMOTION = ("walk_forward", "sidestep_left", "sidestep_right", "turn_left", "turn_right")
@@ -25,24 +27,10 @@ _RAMP_FLOOR = 0.6  # fraction of full speed at the very start and end of a locom
 _MIN_PHASE_FRAMES = 3
 
 
-def _uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
-    lo, hi = lo_hi
-    return float(rng.uniform(lo, hi)) if hi > lo else float(lo)
-
-
 def progress(u: np.ndarray) -> np.ndarray:
     """Monotone 0 -> 1 over u in [0, 1] with a slope of at least 0.3 everywhere (never stalls inside a phase)."""
     u = np.clip(u, 0.0, 1.0)
     return 0.3 * u + 0.7 * (0.5 - 0.5 * np.cos(np.pi * u))
-
-
-@dataclass
-class Phase:
-    """A run of n_frames frames with one label and its parameters (speeds, targets)."""
-
-    label: str
-    n_frames: int
-    params: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -88,11 +76,11 @@ class Trajectory:
 
 def sample_body(motion: RaycastMotionConfig, rng: np.random.Generator) -> Body:
     """A short robot with boxy arms whose grippers rest low in the view."""
-    eye = _uniform(rng, motion.eye_height)
+    eye = uniform(rng, motion.eye_height)
     k = eye / 1.15
     return Body(
         eye_height=eye,
-        pitch=float(np.deg2rad(_uniform(rng, motion.camera_pitch_deg))),
+        pitch=float(np.deg2rad(uniform(rng, motion.camera_pitch_deg))),
         shoulder=np.array([-0.02, rng.uniform(0.16, 0.2), -rng.uniform(0.2, 0.24)]) * k,
         upper_arm=float(rng.uniform(0.33, 0.37) * k),
         forearm=float(rng.uniform(0.34, 0.38) * k),
@@ -104,7 +92,7 @@ def _reach_target(body: Body, motion: RaycastMotionConfig, rng: np.random.Genera
     """Left-arm wrist target of a reach: forward, up and out from rest, within the arm's length."""
     direction = np.array([1.0, rng.uniform(0.15, 0.7), rng.uniform(0.35, 0.9)])
     direction /= np.linalg.norm(direction)
-    dist = _uniform(rng, motion.reach_distance)
+    dist = uniform(rng, motion.reach_distance)
     limit = 0.93 * (body.upper_arm + body.forearm)
     while np.linalg.norm(body.rest + dist * direction - body.shoulder) > limit and dist > 0.1:
         dist *= 0.95
@@ -120,7 +108,7 @@ def phases_of(
             Phase(
                 primitive,
                 0,
-                {"speed": _uniform(rng, motion.walk_speed), "cadence": _uniform(rng, motion.walk_cadence)},
+                {"speed": uniform(rng, motion.walk_speed), "cadence": uniform(rng, motion.walk_cadence)},
             )
         ]
     if primitive in ("sidestep_left", "sidestep_right"):
@@ -129,23 +117,23 @@ def phases_of(
                 primitive,
                 0,
                 {
-                    "speed": _uniform(rng, motion.sidestep_speed),
-                    "cadence": _uniform(rng, motion.shuffle_cadence),
+                    "speed": uniform(rng, motion.sidestep_speed),
+                    "cadence": uniform(rng, motion.shuffle_cadence),
                 },
             )
         ]
     if primitive in ("turn_left", "turn_right"):
-        rate = np.deg2rad(_uniform(rng, motion.turn_rate_deg))
-        return [Phase(primitive, 0, {"rate": float(rate), "cadence": _uniform(rng, motion.shuffle_cadence)})]
+        rate = np.deg2rad(uniform(rng, motion.turn_rate_deg))
+        return [Phase(primitive, 0, {"rate": float(rate), "cadence": uniform(rng, motion.shuffle_cadence)})]
     if primitive == "stand_still":
         return [Phase(primitive, 0)]
     if primitive == "squat":
-        depth = _uniform(rng, motion.squat_depth)
+        depth = uniform(rng, motion.squat_depth)
         nod = float(np.deg2rad(rng.uniform(6.0, 10.0)))
         return [
             Phase(
                 label,
-                max(_MIN_PHASE_FRAMES, round(depth / _uniform(rng, motion.squat_speed) * fps)),
+                max(_MIN_PHASE_FRAMES, round(depth / uniform(rng, motion.squat_speed) * fps)),
                 {"depth": depth, "nod": nod},
             )
             for label in PRIMITIVE_PHASES["squat"]
@@ -155,7 +143,7 @@ def phases_of(
         return [
             Phase(
                 label,
-                max(_MIN_PHASE_FRAMES, round(_uniform(rng, motion.reach_seconds) * fps)),
+                max(_MIN_PHASE_FRAMES, round(uniform(rng, motion.reach_seconds) * fps)),
                 {"target": target},
             )
             for label in PRIMITIVE_PHASES[primitive]
@@ -170,18 +158,6 @@ def _shrink(phases: list[Phase], budget: int) -> None:
         if longest.n_frames <= _MIN_PHASE_FRAMES:
             return
         longest.n_frames -= 1
-
-
-def _merge(phases: list[Phase]) -> list[Phase]:
-    out: list[Phase] = []
-    for p in phases:
-        if p.n_frames <= 0:
-            continue
-        if out and p.label == "stand_still" and out[-1].label == "stand_still":
-            out[-1].n_frames += p.n_frames
-        else:
-            out.append(p)
-    return out
 
 
 def plan_clip(
@@ -218,7 +194,9 @@ def plan_clip(
         spare = budget - sum(p.n_frames for p in middle)
         extra = int(rng.integers(0, spare + 1))
         lead_in, lead_out = lead_in + extra, lead_out + spare - extra
-    return [primary], _merge([Phase("stand_still", lead_in), *middle, Phase("stand_still", lead_out)])
+    return [primary], merge_stand_stills(
+        [Phase("stand_still", lead_in), *middle, Phase("stand_still", lead_out)]
+    )
 
 
 def _layout(
@@ -245,12 +223,7 @@ def _layout(
             p.n_frames = int(s)
     else:
         parts[-1].n_frames += spare
-    return _merge(parts)
-
-
-def frame_labels(phases: list[Phase]) -> list[str]:
-    """One label per frame."""
-    return [p.label for p in phases for _ in range(p.n_frames)]
+    return merge_stand_stills(parts)
 
 
 def _ramp(t: np.ndarray, duration: float, ramp: float) -> np.ndarray:

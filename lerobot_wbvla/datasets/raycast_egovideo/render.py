@@ -15,15 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lerobot_wbvla.datasets.egovideo.labels import SEQUENCE_PRIMITIVE, ClipRecord, label_runs
+from lerobot_wbvla.datasets.egovideo.labels import ClipRecord
 from lerobot_wbvla.datasets.egovideo.split import primitive_cycle, primitive_of_seed
+from lerobot_wbvla.datasets.egovideo_common.plan import PlannedClip
+from lerobot_wbvla.datasets.egovideo_common.writer import clip_record
 from lerobot_wbvla.datasets.raycast_egovideo.camera import Lens, rotation, sample_lens
 from lerobot_wbvla.datasets.raycast_egovideo.config import RaycastEgoVideoConfig
 from lerobot_wbvla.datasets.raycast_egovideo.motion import (
     Body,
-    Phase,
     Trajectory,
-    frame_labels,
     plan_clip,
     sample_body,
     trajectory,
@@ -48,26 +48,14 @@ _EPS = np.float32(1e-4)
 
 
 @dataclass
-class ClipPlan:
-    """Everything about a clip except its pixels."""
+class ClipPlan(PlannedClip):
+    """Everything about a clip except its pixels (seed, split, primitives, phases, then body, room and lens)."""
 
-    seed: int
-    split: str
-    primitives: list[str]
-    phases: list[Phase]
     body: Body
     trajectory: Trajectory  # in the room frame
     scene: Scene
     arms: ArmLook
     lens: Lens
-
-    @property
-    def primitive(self) -> str:
-        return self.primitives[0] if len(self.primitives) == 1 else SEQUENCE_PRIMITIVE
-
-    @property
-    def clip_id(self) -> str:
-        return f"{self.seed:09d}_{self.primitive}"
 
 
 def plan(seed: int, split: str, cfg: RaycastEgoVideoConfig) -> ClipPlan:
@@ -354,20 +342,4 @@ def make_clip(seed: int, split: str, cfg: RaycastEgoVideoConfig) -> tuple[ClipRe
     """Labels record and frames of one clip (record.clip is clips/<seed:09d>_<primitive>.mp4)."""
     p = plan(seed, split, cfg)
     frames = render_frames(p, cfg.supersample)
-    labels = frame_labels(p.phases)
-    record = ClipRecord(
-        clip=f"clips/{p.clip_id}.mp4",
-        fps=cfg.fps,
-        n_frames=len(labels),
-        primitive=p.primitive,
-        frame_labels=labels,
-        seed=seed,
-        split=split,
-        primitives=p.primitives,
-        segments=label_runs(labels),
-        height=cfg.height,
-        width=cfg.width,
-        palette=p.scene.family,
-        head_pose=[[round(float(v), 5) for v in pose] for pose in p.trajectory.head],
-    )
-    return record, frames
+    return clip_record(p, cfg, palette=p.scene.family, head_pose=p.trajectory.head), frames
