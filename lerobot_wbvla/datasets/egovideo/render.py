@@ -17,6 +17,7 @@ import mujoco  # noqa: E402
 
 from lerobot_wbvla.datasets.egovideo.body import add_body, body_handles, camera_pose  # noqa: E402
 from lerobot_wbvla.datasets.egovideo.config import EgoVideoConfig  # noqa: E402
+from lerobot_wbvla.datasets.egovideo.floorplan import keep_clear_points, place_path  # noqa: E402
 from lerobot_wbvla.datasets.egovideo.labels import ClipRecord  # noqa: E402
 from lerobot_wbvla.datasets.egovideo.motion import (  # noqa: E402
     BodyTrajectory,
@@ -25,7 +26,7 @@ from lerobot_wbvla.datasets.egovideo.motion import (  # noqa: E402
     sample_body_shape,
 )
 from lerobot_wbvla.datasets.egovideo.palettes import palettes_for  # noqa: E402
-from lerobot_wbvla.datasets.egovideo.scene import build_room, keep_clear_points, place_path  # noqa: E402
+from lerobot_wbvla.datasets.egovideo.scene import build_room  # noqa: E402
 from lerobot_wbvla.datasets.egovideo.split import primitive_cycle, primitive_of_seed  # noqa: E402
 from lerobot_wbvla.datasets.egovideo_common.plan import PlannedClip  # noqa: E402
 from lerobot_wbvla.datasets.egovideo_common.writer import clip_record  # noqa: E402

@@ -4,7 +4,8 @@ A room is an axis-aligned box (floor, four walls, ceiling) with procedural textu
 on the walls, furniture along the walls and in the middle (shelves with books, tables with things on them,
 cabinets, sofas, chairs, plants, box stacks, rugs), small objects on the floor, ceiling lamps and 2-4 lights.
 Everything is drawn from the clip's scene seed and one colour palette. Furniture keeps clear of the body's path,
-so the camera never goes through anything.
+so the camera never goes through anything. The room's size and the path's place in it are chosen first, in
+floorplan.py; this module builds the room around them.
 
 Rendering cost is kept low on purpose: no shadows, no reflections, primitives only (boxes, cylinders, capsules,
 spheres, ellipsoids), textures of 128-256 px.
@@ -18,6 +19,11 @@ import mujoco
 import numpy as np
 
 from lerobot_wbvla.datasets.egovideo import textures as tex
+from lerobot_wbvla.datasets.egovideo.floorplan import Footprint, Room, footprint
+
+# Re-exported: the room's floor plan moved to floorplan.py; `from ...egovideo.scene import place_path` still works.
+from lerobot_wbvla.datasets.egovideo.floorplan import keep_clear_points as keep_clear_points
+from lerobot_wbvla.datasets.egovideo.floorplan import place_path as place_path
 from lerobot_wbvla.datasets.egovideo.palettes import Palette
 
 BOX, CYL, CAP, SPH, ELL, PLANE = (
@@ -48,47 +54,6 @@ def yaw_quat(yaw: float) -> np.ndarray:
 
 
 @dataclass
-class Room:
-    """Room half-extents (m) along x and y, and ceiling height (m). The floor centre is the origin."""
-
-    hx: float
-    hy: float
-    height: float
-
-
-@dataclass
-class _Footprint:
-    """Axis-aligned floor rectangle taken by an item."""
-
-    xmin: float
-    xmax: float
-    ymin: float
-    ymax: float
-
-    def overlaps(self, other: _Footprint, gap: float = 0.05) -> bool:
-        return not (
-            self.xmax + gap < other.xmin
-            or other.xmax + gap < self.xmin
-            or self.ymax + gap < other.ymin
-            or other.ymax + gap < self.ymin
-        )
-
-    def distance(self, points: np.ndarray) -> float:
-        """Smallest distance from the rectangle to any of the (N, 2) points."""
-        dx = np.maximum(np.maximum(self.xmin - points[:, 0], points[:, 0] - self.xmax), 0)
-        dy = np.maximum(np.maximum(self.ymin - points[:, 1], points[:, 1] - self.ymax), 0)
-        return float(np.min(np.hypot(dx, dy)))
-
-
-def _footprint(center: np.ndarray, yaw: float, depth: float, width: float) -> _Footprint:
-    """AABB of a depth (local x) by width (local y) rectangle rotated by yaw."""
-    c, s = abs(np.cos(yaw)), abs(np.sin(yaw))
-    ex = c * depth / 2 + s * width / 2
-    ey = s * depth / 2 + c * width / 2
-    return _Footprint(center[0] - ex, center[0] + ex, center[1] - ey, center[1] + ey)
-
-
-@dataclass
 class SceneBuilder:
     """Adds a randomised room to an MjSpec; `path` (N, 2) are the head positions to keep clear."""
 
@@ -97,7 +62,7 @@ class SceneBuilder:
     palette: Palette
     room: Room
     path: np.ndarray
-    taken: list[_Footprint] = field(default_factory=list)
+    taken: list[Footprint] = field(default_factory=list)
     _n: int = 0
 
     # ---------------------------------------------------------------- materials
@@ -201,7 +166,7 @@ class SceneBuilder:
             name=self._name("item"), pos=[center[0], center[1], 0], quat=list(yaw_quat(yaw))
         )
 
-    def _free(self, fp: _Footprint, clearance: float) -> bool:
+    def _free(self, fp: Footprint, clearance: float) -> bool:
         inside = (
             fp.xmin > -self.room.hx
             and fp.xmax < self.room.hx
@@ -418,7 +383,7 @@ class SceneBuilder:
                     break
                 center = origin + along * (a + width / 2) + inward * (depth / 2 + 0.03)
                 yaw = float(np.arctan2(inward[1], inward[0]))
-                fp = _footprint(center[:2], yaw, depth, width)
+                fp = footprint(center[:2], yaw, depth, width)
                 if self._free(fp, _PATH_CLEARANCE):
                     self.taken.append(fp)
                     self._build(kind, center, yaw, width, depth)
@@ -431,7 +396,7 @@ class SceneBuilder:
                     [rng.uniform(-self.room.hx, self.room.hx), rng.uniform(-self.room.hy, self.room.hy)]
                 )
                 yaw = float(rng.uniform(-np.pi, np.pi))
-                fp = _footprint(center, yaw, depth, width)
+                fp = footprint(center, yaw, depth, width)
                 if self._free(fp, _PATH_CLEARANCE):
                     self.taken.append(fp)
                     self._build(kind, np.array([*center, 0.0]), yaw, width, depth)
@@ -712,7 +677,7 @@ class SceneBuilder:
                         rng.uniform(-self.room.hy + 0.2, self.room.hy - 0.2),
                     ]
                 )
-                fp = _Footprint(c[0] - 0.15, c[0] + 0.15, c[1] - 0.15, c[1] + 0.15)
+                fp = Footprint(c[0] - 0.15, c[0] + 0.15, c[1] - 0.15, c[1] + 0.15)
                 if self._free(fp, _FLOOR_ITEM_CLEARANCE):
                     self.taken.append(fp)
                     self._small_object(self.spec.worldbody, np.array([c[0], c[1], 0.0]), scale=1.5)
@@ -756,52 +721,6 @@ class SceneBuilder:
                 contype=0,
                 conaffinity=0,
             )
-
-
-def _wall_distance(room: Room, xy: np.ndarray, heading: np.ndarray) -> np.ndarray:
-    """Distance from each point (N, 2) along its heading (N,) to the walls of the room."""
-    c, s = np.cos(heading), np.sin(heading)
-    with np.errstate(divide="ignore"):
-        tx = np.where(
-            c > 1e-9, (room.hx - xy[:, 0]) / c, np.where(c < -1e-9, (-room.hx - xy[:, 0]) / c, np.inf)
-        )
-        ty = np.where(
-            s > 1e-9, (room.hy - xy[:, 1]) / s, np.where(s < -1e-9, (-room.hy - xy[:, 1]) / s, np.inf)
-        )
-    return np.minimum(tx, ty)
-
-
-def place_path(
-    local_xy: np.ndarray, local_yaw: np.ndarray, rng: np.random.Generator
-) -> tuple[Room, float, float, float]:
-    """Choose a room and a start pose (x, y, yaw) for a head path given in its start frame (origin, heading +x):
-    every head position stays >= 1 m from the walls and every frame looks >= 1.5 m into the room, so no clip
-    stares at a wall from up close. Rooms grow when a long path does not fit."""
-    margin, view = 1.0, 1.5
-    for attempt in range(300):
-        grow = 1.0 + attempt / 60
-        room = Room(rng.uniform(2.5, 5.0) * grow, rng.uniform(2.5, 5.0) * grow, rng.uniform(2.6, 3.2))
-        yaw = rng.uniform(-np.pi, np.pi)
-        c, s = np.cos(yaw), np.sin(yaw)
-        pts = local_xy @ np.array([[c, s], [-s, c]])
-        lo, hi = pts.min(0), pts.max(0)
-        xlo, xhi = -room.hx + margin - lo[0], room.hx - margin - hi[0]
-        ylo, yhi = -room.hy + margin - lo[1], room.hy - margin - hi[1]
-        if xlo > xhi or ylo > yhi:
-            continue
-        x, y = rng.uniform(xlo, xhi), rng.uniform(ylo, yhi)
-        if _wall_distance(room, pts + [x, y], local_yaw + yaw).min() >= view:
-            return room, float(x), float(y), float(yaw)
-    raise RuntimeError(
-        "Could not fit the clip's path into a room; the path is too long for rooms up to ~30 m."
-    )
-
-
-def keep_clear_points(xy: np.ndarray, heading: np.ndarray, ahead: float = 0.6) -> np.ndarray:
-    """Points furniture must keep clear of: the head path and the path pushed `ahead` metres along the heading
-    (so the view ahead stays open and reaching hands never go into furniture)."""
-    forward = np.stack([np.cos(heading), np.sin(heading)], 1)
-    return np.concatenate([xy, xy + ahead * forward])
 
 
 def build_room(
