@@ -23,6 +23,8 @@ from lerobot_wbvla.datasets.raycast_egovideo.motion import plan_clip, sample_bod
 from lerobot_wbvla.datasets.raycast_egovideo.textures import ACCENTS, FAMILIES
 from lerobot_wbvla.datasets.video import decode_video
 
+from ..ego_poses import head_steps, transitions_by_label
+
 SMALL = dict(height=32, width=32, contact_sheet=False, progress=False)
 
 
@@ -35,27 +37,10 @@ def raycast_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-def _steps(pose: np.ndarray) -> dict[str, np.ndarray]:
-    """Per frame transition t -> t+1 in the heading frame at t: forward, left, up (m) and yaw change (deg)."""
-    d = pose[1:, :3] - pose[:-1, :3]
-    yaw = pose[:-1, 3]
-    dyaw = (pose[1:, 3] - pose[:-1, 3] + np.pi) % (2 * np.pi) - np.pi
-    return {
-        "fwd": d[:, 0] * np.cos(yaw) + d[:, 1] * np.sin(yaw),
-        "left": -d[:, 0] * np.sin(yaw) + d[:, 1] * np.cos(yaw),
-        "up": d[:, 2],
-        "dyaw": np.rad2deg(dyaw),
-    }
-
-
 def test_every_frame_label_is_the_head_motion(raycast_root: Path) -> None:
     seen = set()
     for rec in read_labels(raycast_root):
-        s = _steps(np.array(rec.head_pose))
-        labels = np.array(rec.frame_labels[:-1])
-        for name in set(labels):
-            m = labels == name
-            fwd, left, up, dyaw = s["fwd"][m], s["left"][m], s["up"][m], s["dyaw"][m]
+        for name, fwd, left, up, dyaw in transitions_by_label(rec):
             seen.add(name)
             if name == "walk_forward":  # >= 0.9 m/s x 0.6 ramp floor at 30 fps = 18 mm per frame
                 assert fwd.min() > 0.012 and np.abs(left).max() < 0.003, rec.clip
@@ -113,7 +98,7 @@ def test_speeds_heights_and_lens_lie_outside_the_mujoco_generators_ranges() -> N
         primary = cfg.primitives[j % len(cfg.primitives)]
         _, phases = plan_clip(primary, body, cfg, rng)
         pose = trajectory(phases, body, cfg, rng).head
-        s = _steps(pose)
+        s = head_steps(pose)
         start = 0
         for ph in phases:
             sl = slice(start, min(start + ph.n_frames, len(pose) - 1))

@@ -12,29 +12,14 @@ from lerobot_wbvla.datasets.egovideo.body import body_handles
 from lerobot_wbvla.datasets.egovideo.render import plan
 from lerobot_wbvla.datasets.video import decode_video
 
-
-def _steps(pose: np.ndarray) -> dict[str, np.ndarray]:
-    """Per frame transition t -> t+1 in the head frame at t: forward, left, up (m) and yaw change (deg)."""
-    d = pose[1:, :3] - pose[:-1, :3]
-    yaw = pose[:-1, 3]
-    dyaw = (pose[1:, 3] - pose[:-1, 3] + np.pi) % (2 * np.pi) - np.pi
-    return {
-        "fwd": d[:, 0] * np.cos(yaw) + d[:, 1] * np.sin(yaw),
-        "left": -d[:, 0] * np.sin(yaw) + d[:, 1] * np.cos(yaw),
-        "up": d[:, 2],
-        "dyaw": np.rad2deg(dyaw),
-    }
+from ..ego_poses import transitions_by_label
 
 
 def test_head_camera_moves_as_every_frame_label_says(ego_root: Path) -> None:
     """Checked per frame transition (a frame label is the motion from that frame to the next)."""
     seen = set()
     for rec in read_labels(ego_root):
-        s = _steps(np.array(rec.head_pose))
-        labels = np.array(rec.frame_labels[:-1])
-        for name in set(labels):
-            m = labels == name
-            fwd, left, up, dyaw = s["fwd"][m], s["left"][m], s["up"][m], s["dyaw"][m]
+        for name, fwd, left, up, dyaw in transitions_by_label(rec):
             seen.add(name)
             if name == "walk_forward":  # >= 0.3 m/s x 0.35 ramp floor at 24 fps ~ 4 mm per frame
                 assert fwd.min() > 0.003 and np.abs(left).max() < fwd.mean(), rec.clip
