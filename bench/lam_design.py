@@ -98,6 +98,16 @@ CANDIDATES: dict[str, Candidate] = {
     "conv_groups16x16_augment": Candidate(
         _conv(num_codes=16, codebook_size=16), augment=True, doc="16 x 16 codes + augmentation"
     ),
+    "conv_groups16x16d8_augment": Candidate(
+        _conv(num_codes=16, codebook_size=16, latent_dim=8),
+        augment=True,
+        doc="16 x 16 codes of 8 dims each (z: 128 values, as 4 x 32) + augmentation",
+    ),
+    "conv_groups32x16d8_augment": Candidate(
+        _conv(num_codes=32, codebook_size=16, latent_dim=8),
+        augment=True,
+        doc="32 x 16 codes of 8 dims each (z: 256 values) + augmentation",
+    ),
 }
 
 
