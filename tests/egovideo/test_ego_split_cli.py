@@ -74,8 +74,13 @@ def test_cli_writes_dataset_and_refuses_to_overwrite(tmp_path: Path, capsys: pyt
     assert sorted(r.split for r in records) == ["heldout", "train"] and all(r.n_frames == 8 for r in records)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
 
-    with pytest.raises(FileExistsError, match="overwrite"):
+    capsys.readouterr()  # the first run's progress bars
+    with pytest.raises(SystemExit) as exc:  # bad input: one error line, exit 2, the dataset kept
         main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("wbvla-gen-egovideo: error:") and "--overwrite=true" in err[0]
+    assert len(read_labels(out)) == 2
     main([*args, "--overwrite=true", "--primitives=[squat]"])
     assert {r.primitive for r in read_labels(out)} == {"squat"}
 

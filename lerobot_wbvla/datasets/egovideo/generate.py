@@ -14,14 +14,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import draccus
-
 from lerobot_wbvla.datasets.egovideo.config import EgoVideoConfig
 from lerobot_wbvla.datasets.egovideo_common.writer import (
     ClipResult,
     GeneratorSpec,
     Job,
     render_and_write,
+    run_cli,
     write_dataset,
 )
 
@@ -55,7 +54,7 @@ def generate(cfg: EgoVideoConfig) -> Path:
 
 def main(args: list[str] | None = None) -> None:
     """Console entry point `wbvla-gen-egovideo` (draccus CLI over EgoVideoConfig; `--help` lists the fields)."""
-    generate(draccus.parse(config_class=EgoVideoConfig, args=args))
+    run_cli("wbvla-gen-egovideo", EgoVideoConfig, generate, args)
 
 
 if __name__ == "__main__":

@@ -204,3 +204,16 @@ def write_dataset(cfg: EgoGeneratorConfig, spec: GeneratorSpec) -> Path:
         f"Wrote {len(records)} clips ({info['frames']} frames, {rate}) to {out_dir}; labels: {out_dir / LABELS_FILE}"
     )
     return out_dir
+
+
+def run_cli(prog: str, config_class: type, generate: Callable[[Any], Path], args: list[str] | None) -> None:
+    """A generator's console entry point: parse the draccus config (`--help` lists every field), generate, and turn
+    bad input (a wrong value, an existing output without --overwrite) into one `<prog>: error: ...` line, exit 2."""
+    import draccus
+
+    cfg = draccus.parse(config_class=config_class, args=args)
+    try:
+        generate(cfg)
+    except (ValueError, FileExistsError) as err:
+        print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        sys.exit(2)

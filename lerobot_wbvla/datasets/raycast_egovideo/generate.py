@@ -12,16 +12,14 @@ module plugs in the ray caster.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-import draccus
 
 from lerobot_wbvla.datasets.egovideo_common.writer import (
     ClipResult,
     GeneratorSpec,
     Job,
     render_and_write,
+    run_cli,
     write_dataset,
 )
 from lerobot_wbvla.datasets.raycast_egovideo.config import RaycastEgoVideoConfig
@@ -56,12 +54,7 @@ def generate(cfg: RaycastEgoVideoConfig) -> Path:
 
 def main(args: list[str] | None = None) -> None:
     """Console entry point `wbvla-gen-raycast-egovideo` (draccus CLI; `--help` lists every field)."""
-    cfg = draccus.parse(config_class=RaycastEgoVideoConfig, args=args)
-    try:
-        generate(cfg)
-    except (ValueError, FileExistsError) as err:  # bad input: one line, like the LAM commands (exit 2)
-        print(f"wbvla-gen-raycast-egovideo: error: {' '.join(str(err).split())}", file=sys.stderr)
-        sys.exit(2)
+    run_cli("wbvla-gen-raycast-egovideo", RaycastEgoVideoConfig, generate, args)
 
 
 if __name__ == "__main__":
