@@ -73,7 +73,10 @@ def test_design_sweeps_have_a_stamped_record(name: str):
     assert path.is_file(), f"missing: run bench/{name}.py --output={path}"
     for record in sorted(path.parent.glob(f"{name}*.json")):  # later sweeps of the same script, too
         source = json.loads(record.read_text())["source"]
-        assert source["commit"] and source["dirty"] is False and not source.get("smoke"), (record.name, source)
+        assert source["commit"] and source["dirty"] is False and not source.get("smoke"), (
+            record.name,
+            source,
+        )
 
 
 def _number(x) -> float:
