@@ -38,13 +38,18 @@ def _git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
 
 
+# Prose inside a measured folder (a README beside the code) does not change a figure: edits to it neither make a
+# stamp dirty nor a result stale.
+NOT_MEASURED = (":(exclude,glob)**/*.md",)
+
+
 def source_stamp(measures: list[str], repo: Path = REPO) -> dict:
     """Which code a figure was measured on: the git commit, whether the measured paths had uncommitted edits, and
     the paths (relative to the repo root) whose code the benchmark measures. A result is stale once any of them
     changed after that commit (`stale_reason`)."""
     try:
         commit = _git(repo, "rev-parse", "HEAD")
-        dirty = bool(_git(repo, "status", "--porcelain", "--", *measures))
+        dirty = bool(_git(repo, "status", "--porcelain", "--", *measures, *NOT_MEASURED))
     except (OSError, subprocess.CalledProcessError):  # not a git checkout (e.g. an sdist)
         commit, dirty = None, None
     return {"commit": commit, "dirty": dirty, "measures": list(measures)}
@@ -115,7 +120,7 @@ def stale_reason(result_path: Path, repo: Path = REPO) -> str | None:
             f"{result_path.name} was measured on commit {commit[:12]}, which this repository does not have (a "
             f"shallow clone, or a rebased/squashed branch): {rerun}"
         )
-    changed = _git(repo, "diff", "--name-only", commit, "HEAD", "--", *measures).splitlines()
+    changed = _git(repo, "diff", "--name-only", commit, "HEAD", "--", *measures, *NOT_MEASURED).splitlines()
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         return (

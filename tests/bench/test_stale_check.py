@@ -64,6 +64,10 @@ def test_fresh_until_a_measured_file_changes(repo: Path):
     (repo / "docs" / "notes.md").write_text("more notes\n")  # not measured: still fresh
     _commit(repo, "docs")
     assert stale_reason(result, repo=repo) is None
+    (repo / "pkg" / "sub" / "README.md").write_text("why\n")  # prose inside a measured folder: still fresh
+    assert source_stamp(MEASURES, repo=repo)["dirty"] is False
+    _commit(repo, "readme")
+    assert stale_reason(result, repo=repo) is None
 
     (repo / "pkg" / "sub" / "deep.py").write_text("y = 3\n")  # under a measured folder
     changed = _commit(repo, "faster")
