@@ -1,8 +1,8 @@
 """The CPU LMO env's outputs, recorded for a fixed seed and action sequence, to check that a refactor of the MDP
 terms (issue 11: one definition for numpy and torch) changes nothing, bit for bit.
 
-    PYTHONPATH=<old checkout> python bench/lmo_bit_identity.py record /tmp/lmo_ref.npz
-    PYTHONPATH=<new checkout> python bench/lmo_bit_identity.py compare /tmp/lmo_ref.npz
+    PYTHONPATH=<old checkout> python <new checkout>/bench/lmo_bit_identity.py record /tmp/lmo_ref.npz
+    PYTHONPATH=<new checkout> python <new checkout>/bench/lmo_bit_identity.py compare /tmp/lmo_ref.npz
 
 Two settings, 4 envs x 50 control steps each: latent conditioning with history, every reward term weighted, full
 domain randomization on the rough terrain, frequent pushes and short episodes (falls, time-outs, auto-resets and
@@ -11,8 +11,10 @@ arm clips all happen); and the article's defaults with command conditioning.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,23 +23,13 @@ STEPS = 50
 N = 4
 
 
-def _clips(latent_dim: int = 8, clips: int = 3, t: int = 30) -> dict:
-    from lerobot_wbvla.robots.agibot_x2.joints import ARM_JOINTS
-    from lerobot_wbvla.robots.agibot_x2.sim import X2Sim
-
-    rng = np.random.default_rng(1)
-    up = X2Sim.stance_upper_body()
-    arm = np.zeros((clips, t, 16))
-    arm[:, :, :14] = [up[j] for j in ARM_JOINTS]
-    phase = np.linspace(0, 2 * np.pi, t)
-    arm[:, :, :14] += 0.4 * rng.uniform(-1, 1, (clips, 1, 14)) * np.sin(phase)[None, :, None]
-    arm[:, :, 14:16] = 0.5 + 0.5 * np.sin(phase)[None, :, None]
-    loco = np.zeros((clips, t, 4))
-    loco[1, :, 0] = 0.3
-    loco[2, :, 2] = 0.4
-    loco[2, :, 3] = 0.6
-    latent = rng.standard_normal((clips, t, latent_dim)) * 5.0
-    return {"arm": arm, "loco": loco, "latent": latent, "lengths": np.array([t, t - 7, t])}
+def _clips() -> dict:
+    """lmo/env/rollout_clips.py, loaded by path from this checkout: the same clips whichever checkout is recorded."""
+    path = Path(__file__).resolve().parents[1] / "lerobot_wbvla" / "lmo" / "env" / "rollout_clips.py"
+    spec = importlib.util.spec_from_file_location("_lmo_rollout_clips", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.rollout_clips(t=30)
 
 
 def _configs():

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from lerobot_wbvla.lmo.env.config_env import DomainRandConfig, LMOEnvConfig, WarpConfig
+from lerobot_wbvla.lmo.env.rollout_clips import rollout_clips
 
 # Max |warp - cpu| after one control step (float32 vs float64 physics, 4 substeps). Observations hold joint
 # velocities (rad/s) and the accelerometer (m/s^2), whose float32 error after contact-rich steps is the largest.
@@ -42,26 +43,6 @@ def equivalence_config(num_envs: int = 8, seed: int = 0) -> LMOEnvConfig:
         domain_rand=dr,
         seed=seed,
     )
-
-
-def rollout_clips(latent_dim: int = 8, clips: int = 3, t: int = 40, seed: int = 1) -> dict:
-    """A small clip library whose arms swing (arm clips in the compared states) with walk / turn / squat commands."""
-    from lerobot_wbvla.robots.agibot_x2.joints import ARM_JOINTS
-    from lerobot_wbvla.robots.agibot_x2.sim import X2Sim
-
-    rng = np.random.default_rng(seed)
-    up = X2Sim.stance_upper_body()
-    arm = np.zeros((clips, t, 16))
-    arm[:, :, :14] = [up[j] for j in ARM_JOINTS]
-    phase = np.linspace(0, 2 * np.pi, t)
-    arm[:, :, :14] += 0.5 * rng.uniform(-1, 1, (clips, 1, 14)) * np.sin(phase)[None, :, None]
-    arm[:, :, 14:16] = 0.5 + 0.5 * np.sin(phase)[None, :, None]
-    loco = np.zeros((clips, t, 4))
-    loco[1 % clips, :, 0] = 0.3
-    loco[2 % clips, :, 2] = 0.4
-    loco[2 % clips, :, 3] = 0.6
-    latent = rng.standard_normal((clips, t, latent_dim)) * 5.0
-    return {"arm": arm, "loco": loco, "latent": latent, "lengths": np.full(clips, t)}
 
 
 @dataclass
@@ -141,25 +122,32 @@ def open_loop_divergence(
     warp: WarpConfig | None = None,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Both backends from the same start, the same actions for `steps` control steps, no state exchanged: the max
-    |warp - cpu| of the policy observation after the last step, and the largest pelvis position gap (m) over the
-    rollout. Information, not a bar: contact dynamics amplify float32 rounding."""
+    """Both backends from the same start, the same actions for `steps` control steps, no state exchanged (episodes
+    longer than the rollout: no time-out resets it): the max |warp - cpu| of the policy observation after the last
+    step, the largest pelvis position gap (m) over the rollout, and the falls of each. Information, not a bar:
+    contact dynamics amplify float32 rounding."""
     from lerobot_wbvla.lmo.env.warp_vec_env import WarpLMOVecEnv
     from lerobot_wbvla.lmo.env.x2_vec_env import X2LMOVecEnv
 
-    cfg = equivalence_config(num_envs, seed)
+    cfg = replace(equivalence_config(num_envs, seed), episode_s=(steps + 1) / 50.0 + 1.0)
     clips = rollout_clips()
     cpu = X2LMOVecEnv(cfg, clips)
     gpu = WarpLMOVecEnv(cfg, clips, warp=warp or WarpConfig(device="cpu"))
     gpu.load_state_from(cpu)
     g = torch.Generator().manual_seed(seed)
-    gap = 0.0
+    gap, falls_w, falls_c = 0.0, 0, 0
     for _ in range(steps):
         action = action_std * torch.randn(num_envs, 12, generator=g)
-        obs_w, *_ = gpu.step(action)
-        obs_c, *_ = cpu.step(action)
+        obs_w, _, done_w, _ = gpu.step(action)
+        obs_c, _, done_c, _ = cpu.step(action)
+        falls_w, falls_c = falls_w + int(done_w.sum()), falls_c + int(done_c.sum())
         gap = max(gap, float(np.abs(gpu.qpos[:, :3].double().cpu().numpy() - cpu.qpos[:, :3]).max()))
-    out = {"policy_obs_max_abs_diff": _diff(obs_w["policy"], obs_c["policy"]), "base_pos_max_gap_m": gap}
+    out = {
+        "policy_obs_max_abs_diff": _diff(obs_w["policy"], obs_c["policy"]),
+        "base_pos_max_gap_m": gap,
+        "falls_warp": falls_w,
+        "falls_cpu": falls_c,
+    }
     gpu.close()
     cpu.close()
     return out
