@@ -2,7 +2,7 @@
 
 Three clips whose arms swing and grippers open and close, with stand / walk / turn-and-squat commands and random
 z_t; the second clip is shorter, so clips end (and the next is drawn) at different times. The function imports the
-project only inside, and only modules that every version of the LMO env has: bench/lmo_bit_identity.py loads this
+project only inside, and only modules that every version of the LMO env has: scripts/lmo_bit_identity.py loads this
 file by path to record an older checkout with the same clips.
 """
 

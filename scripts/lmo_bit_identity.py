@@ -1,8 +1,8 @@
 """The CPU LMO env's outputs, recorded for a fixed seed and action sequence, to check that a refactor of the MDP
 terms (issue 11: one definition for numpy and torch) changes nothing, bit for bit.
 
-    PYTHONPATH=<old checkout> python <new checkout>/bench/lmo_bit_identity.py record /tmp/lmo_ref.npz
-    PYTHONPATH=<new checkout> python <new checkout>/bench/lmo_bit_identity.py compare /tmp/lmo_ref.npz
+    PYTHONPATH=<old checkout> python <new checkout>/scripts/lmo_bit_identity.py record /tmp/lmo_ref.npz
+    PYTHONPATH=<new checkout> python <new checkout>/scripts/lmo_bit_identity.py compare /tmp/lmo_ref.npz
 
 Two settings, 4 envs x 50 control steps each: latent conditioning with history, every reward term weighted, full
 domain randomization on the rough terrain, frequent pushes and short episodes (falls, time-outs, auto-resets and
