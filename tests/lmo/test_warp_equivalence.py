@@ -2,8 +2,8 @@
 and one control step of the warp env (its CPU device, float32) from states of a CPU-env rollout (contacts, pushes,
 swinging arm clips, falls) matches the CPU env within `equivalence.TOLERANCES`; a perturbed action does not.
 
-The warp kernels compile on first use (~2-3 min on 2 cores, then cached under WARP_CACHE_PATH or ~/.cache/warp);
-with a warm cache this file runs in ~30 s."""
+The warp kernels compile on first use (~1 min on 2 cores, then cached under WARP_CACHE_PATH or ~/.cache/warp);
+with a warm cache this file runs in ~15 s."""
 
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ order without host synchronisation; the host waits once per control step (the do
 
 from __future__ import annotations
 
+import copy
+
 import mujoco
 import numpy as np
 import torch
@@ -121,10 +123,9 @@ class WarpLMOVecEnv(X2LMOVecEnv):
 
     def _build_physics(self, cfg: LMOEnvConfig) -> None:
         wp, mjw = self.wp, self.mjw
-        n, m = self.num_envs, self.twin.model
-        self.scratch = (
-            m  # the host model each reset's randomization is drawn into (the twin's own, unused else)
-        )
+        n = self.num_envs
+        # The host model each reset's randomization is drawn into (a copy: the twin's own model stays nominal).
+        self.scratch = m = copy.deepcopy(self.twin.model)
         self.scratch_data = mujoco.MjData(m)
         self.shared_roughness = 0.0
         if cfg.terrain:  # one heightfield for every world (mujoco_warp has no per-world hfield)
