@@ -12,7 +12,8 @@ One run, one process:
 - `open_loop_divergence_200`: both backends from the same state, the same 200 actions, no state exchanged: max
   |warp - cpu| of the policy observation after the last step (information, not a bar: contacts are chaotic);
 - `gpu`: with a CUDA GPU, the warp backend's env steps/s at 4096 envs; the walking preset's velocity tracking
-  error and training time are not measured by this script yet (null). Without a GPU: null, and `gpu_message` says so.
+  error and training time are not measured by this script yet (null). Without a GPU: null, and `gpu_message` says
+  so.
 
 Usage: python bench/lmo_backends.py [--num_envs=16] [--steps=50] [--states=200]
 Smoke (the test suite; the figures mean nothing): python bench/lmo_backends.py --smoke=true --output=/tmp/x.json

@@ -24,7 +24,7 @@ N = 4
 
 
 def _clips() -> dict:
-    """lmo/env/rollout_clips.py, loaded by path from this checkout: the same clips whichever checkout is recorded."""
+    """lmo/env/rollout_clips.py, loaded by path from this checkout: the same clips whichever one is recorded."""
     path = Path(__file__).resolve().parents[1] / "lerobot_wbvla" / "lmo" / "env" / "rollout_clips.py"
     spec = importlib.util.spec_from_file_location("_lmo_rollout_clips", path)
     module = importlib.util.module_from_spec(spec)

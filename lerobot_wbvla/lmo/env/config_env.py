@@ -59,7 +59,8 @@ class WarpConfig:
     # Constraint rows per world (contacts x 3 with elliptic cones, joint limits). Too small overflows (mujoco_warp
     # warns "nefc overflow" and drops constraints): the X2 standing on the terrain uses ~80, a fallen one more.
     njmax: int = 512
-    # Contacts per world (the total buffer is num_envs * nconmax, shared by all worlds; standing on the terrain: 16).
+    # Contacts per world (the total buffer is num_envs * nconmax, shared by all worlds; standing on the terrain:
+    # 16).
     nconmax: int = 128
 
     def __post_init__(self) -> None:

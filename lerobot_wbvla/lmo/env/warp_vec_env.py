@@ -77,7 +77,7 @@ def resolve_warp_device(name: str) -> str:
 
 
 class WarpLMOVecEnv(X2LMOVecEnv):
-    """RSL-RL VecEnv of N X2 worlds on MuJoCo Warp; the CPU env's MDP on torch tensors. See the module docstring."""
+    """RSL-RL VecEnv of N X2 worlds on MuJoCo Warp; the CPU env's MDP on torch tensors (see the module doc)."""
 
     def __init__(
         self,

@@ -1,4 +1,5 @@
-"""Action terms of the LMO: the policy's action -> leg PD targets, and which (delayed) action each physics step sees.
+"""Action terms of the LMO: the policy's action -> leg PD targets, and which (delayed) action each physics step
+sees.
 
 Shared by both backends (numpy in the CPU env, torch in the MuJoCo Warp env: lmo/mdp/xp.py) and the same contract
 as the robot's `lmo` controller: targets = clip(stance + action_scale * action, joint range).

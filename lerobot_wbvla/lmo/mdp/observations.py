@@ -1,8 +1,8 @@
 """Observation terms of the LMO (Isaac Lab's manager style: one small named function per block).
 
-Each term maps a `Proprio` (N robots) to an (N, size) block (numpy or torch: lmo/mdp/xp.py). `build_observation` composes them in the
-order of an `ObservationLayout`, so the env (training) and the robot's controller (deployment) build the same
-vector from the same functions. No hand scaling: RSL-RL's empirical observation normaliser (part of the actor and
+Each term maps a `Proprio` (N robots) to an (N, size) block (numpy or torch: lmo/mdp/xp.py). `build_observation`
+composes them in the order of an `ObservationLayout`, so the env (training) and the robot's controller
+(deployment) build the same vector from the same functions. No hand scaling: RSL-RL's empirical observation normaliser (part of the actor and
 of its exports) scales the blocks.
 """
 
@@ -103,7 +103,8 @@ def conditioning_block(layout: ObservationLayout, loco: Array, latent: Array | N
 
 class ProprioHistory:
     """The last `length` proprioceptive vectors per robot (newest first), for layouts with history > 0. `like`: an
-    array of the backend the buffer is kept as (default numpy float64; the warp env: a torch tensor on its device)."""
+    array of the backend the buffer is kept as (default numpy float64; the warp env: a torch tensor on its
+    device)."""
 
     def __init__(self, num: int, length: int, like: Array | None = None) -> None:
         self.length = length

@@ -96,7 +96,8 @@ def com_margin(s: StepState) -> Array:
     count = xp.sum(on, axis=1)
     rows = xp.arange(n, like=s.com)
 
-    # 3 or 4 pads down: the polygon. Inside is on the same side of every edge as the centroid of the pads in contact.
+    # 3 or 4 pads down: the polygon. Inside is on the same side of every edge as the centroid of the pads in
+    # contact.
     centroid = xp.sum(pads * on[..., None], axis=1) / xp.clip(xp.sum(on, axis=1, keepdims=True), 1, None)
     margin = xp.full((n,), INF, like=s.com)
     for k in range(4):

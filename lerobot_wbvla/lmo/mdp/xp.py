@@ -3,8 +3,8 @@
 One MDP definition serves two backends (issue 11): the CPU env evaluates the terms on float64 numpy arrays, the
 MuJoCo Warp env on float32 torch tensors on its device (CPU or GPU). `namespace(x)` returns the operations of x's
 library. The numpy operations are the very numpy functions the terms called before they were made generic, so the
-CPU env's numbers do not change by a bit (scripts/lmo_bit_identity.py checks it). array_api_compat would do this too,
-but it is not a dependency and the terms need only these.
+CPU env's numbers do not change by a bit (scripts/lmo_bit_identity.py checks it). array_api_compat would do this
+too, but it is not a dependency and the terms need only these.
 """
 
 from __future__ import annotations
