@@ -7,9 +7,10 @@ from pathlib import Path
 
 from lerobot_wbvla.hub import HubPushConfig
 from lerobot_wbvla.lmo.curriculum import CurriculumConfig
-from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig
+from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig, WarpConfig
 
 PPO_SCHEDULES = ("fixed", "adaptive")
+BACKENDS = ("cpu", "warp")
 CLIP_LOCO = ("schedule", "stand")
 
 
@@ -114,6 +115,11 @@ class ClipsConfig:
 @dataclass
 class TrainLMOConfig:
     output_dir: Path = Path("outputs/lmo")
+    # Physics backend of the env: cpu (MuJoCo C, one model per env: lmo/env/x2_vec_env.py) | warp (MuJoCo Warp,
+    # N worlds batched on one device, the same MDP on torch tensors: lmo/env/warp_vec_env.py; for GPUs).
+    backend: str = "cpu"
+    # The warp backend's device and constraint buffers (used with backend=warp).
+    warp: WarpConfig = field(default_factory=WarpConfig)
     env: LMOEnvConfig = field(default_factory=LMOEnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     clips: ClipsConfig = field(default_factory=ClipsConfig)
@@ -140,6 +146,8 @@ class TrainLMOConfig:
     hub: HubPushConfig = field(default_factory=HubPushConfig)
 
     def validate(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend={self.backend!r}: choose one of {', '.join(BACKENDS)}")
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         if self.env.conditioning == "latent" and not self.lam:

@@ -1,4 +1,5 @@
-"""Proprio: the LMO's proprioceptive readings for N robots as numpy arrays, from the env or from the robot.
+"""Proprio: the LMO's proprioceptive readings for N robots as arrays (numpy, or torch tensors in the MuJoCo Warp
+env), from the env or from the robot.
 
 One container, filled by the vectorized env from N MjData (`lmo/env/`) and by the robot's `lmo` lower-body
 controller from the robot's state dict (`from_state`), so the observation terms of `lmo/mdp/observations.py` are one
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lerobot_wbvla.lmo.mdp.xp import Array, namespace
 from lerobot_wbvla.robots.agibot_x2.joints import FOOT_CONTACT_KEYS, IMU_KEYS, LEG_JOINTS
 
 LEG_POS_KEYS = tuple(f"{j}.pos" for j in LEG_JOINTS)
@@ -22,12 +24,12 @@ LMO_STATE_KEYS = LEG_POS_KEYS + LEG_VEL_KEYS + IMU_KEYS + FOOT_CONTACT_KEYS
 
 @dataclass
 class Proprio:
-    joint_pos: np.ndarray  # (N, 12) leg joints, joints.LEG_JOINTS order (rad)
-    joint_vel: np.ndarray  # (N, 12) (rad/s)
-    quat: np.ndarray  # (N, 4) pelvis IMU orientation, w x y z (world frame)
-    gyro: np.ndarray  # (N, 3) pelvis IMU angular velocity (rad/s, IMU frame)
-    accel: np.ndarray  # (N, 3) pelvis IMU specific force (m/s^2, IMU frame; reads +9.81 z standing)
-    contacts: np.ndarray  # (N, 4) foot pads in contact (0/1), joints.FOOT_CONTACT_KEYS order
+    joint_pos: Array  # (N, 12) leg joints, joints.LEG_JOINTS order (rad)
+    joint_vel: Array  # (N, 12) (rad/s)
+    quat: Array  # (N, 4) pelvis IMU orientation, w x y z (world frame)
+    gyro: Array  # (N, 3) pelvis IMU angular velocity (rad/s, IMU frame)
+    accel: Array  # (N, 3) pelvis IMU specific force (m/s^2, IMU frame; reads +9.81 z standing)
+    contacts: Array  # (N, 4) foot pads in contact (0/1), joints.FOOT_CONTACT_KEYS order
 
     @property
     def num(self) -> int:
@@ -57,7 +59,8 @@ class Proprio:
             contacts=v[:, 34:38],
         )
 
-    def is_finite(self) -> np.ndarray:
+    def is_finite(self) -> Array:
         """(N,) True where every reading is finite."""
+        xp = namespace(self.joint_pos)
         parts = (self.joint_pos, self.joint_vel, self.quat, self.gyro, self.accel, self.contacts)
-        return np.logical_and.reduce([np.isfinite(p).all(axis=1) for p in parts])
+        return xp.all(xp.stack([xp.all(xp.isfinite(p), axis=1) for p in parts], axis=0), axis=0)

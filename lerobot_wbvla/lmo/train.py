@@ -3,11 +3,13 @@
     wbvla-train-lmo --lam=<LAM repo id or folder> --env.num_envs=64 --iterations=1500 --output_dir=outputs/lmo
     wbvla-train-lmo --env.conditioning=none ...      # the decoupled baseline (no arm intent)
     wbvla-train-lmo --output_dir=outputs/lmo --resume=true
+    wbvla-train-lmo --backend=warp --env.num_envs=4096 ...  # MuJoCo Warp on the GPU (--warp.device=auto|cpu|cuda:i)
 
 1. The clip library (lmo/clips.py): procedural reach / carry / push clips with a locomotion command schedule, plus
    any recorded agibot_x2 datasets; with `conditioning=latent` every clip gets the frozen LAM's z_t (lmo/latents.py,
    cached on disk).
-2. The env (lmo/env/) and RSL-RL 5.5's OnPolicyRunner / PPO with the article's defaults (config_train.py). The
+2. The env (lmo/env/: `--backend=cpu`, MuJoCo C, or `--backend=warp`, MuJoCo Warp on a GPU or CPU device; one MDP)
+   and RSL-RL 5.5's OnPolicyRunner / PPO with the article's defaults (config_train.py). The
    iteration loop is ours, driving the runner's algorithm (act, process_env_step, compute_returns, update): it adds
    a tqdm bar, a time budget (`max_minutes`, counted across resumes), atomic checkpoints every `save_every`
    iterations (`checkpoints/model_XXXXXX.pt` in RSL-RL's format plus the training state), tensorboard scalars,
@@ -141,11 +143,11 @@ class EpisodeTracker:
         self.logs: dict[str, list[float]] = {}
 
     def update(self, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
-        self.ret += rewards
+        self.ret += rewards.cpu()  # the warp backend's tensors live on its device
         self.length += 1
-        done = dones.bool()
+        done = dones.bool().cpu()
         if done.any():
-            time_outs = extras.get("time_outs", torch.zeros_like(done)).bool()
+            time_outs = extras.get("time_outs", torch.zeros_like(done)).bool().cpu()
             self.returns += self.ret[done].tolist()
             self.lengths += self.length[done].tolist()
             self.falls += (~time_outs[done]).tolist()
@@ -211,13 +213,24 @@ def write_curves(output_dir: Path) -> Path | None:
 
 
 # ---------------------------------------------------------------------------------------------- training
+def make_env(cfg: TrainLMOConfig, library):
+    """The env of `cfg.backend` (both take the same LMOEnvConfig and run the same MDP terms)."""
+    if cfg.backend == "warp":
+        from lerobot_wbvla.lmo.env.warp_vec_env import WarpLMOVecEnv
+
+        return WarpLMOVecEnv(
+            cfg.env, library.stack(), lam=cfg.lam, lam_revision=cfg.lam_revision, warp=cfg.warp
+        )
+    from lerobot_wbvla.lmo.env.x2_vec_env import X2LMOVecEnv
+
+    return X2LMOVecEnv(cfg.env, library.stack(), lam=cfg.lam, lam_revision=cfg.lam_revision)
+
+
 def make_env_and_runner(cfg: TrainLMOConfig, library):
     from rsl_rl.runners import OnPolicyRunner
 
-    from lerobot_wbvla.lmo.env.x2_vec_env import X2LMOVecEnv
-
-    env = X2LMOVecEnv(cfg.env, library.stack(), lam=cfg.lam, lam_revision=cfg.lam_revision)
-    runner = OnPolicyRunner(env, cfg.ppo.runner_cfg(), log_dir=None, device="cpu")
+    env = make_env(cfg, library)
+    runner = OnPolicyRunner(env, cfg.ppo.runner_cfg(), log_dir=None, device=str(env.device))
     shrink_actor_output(runner.alg.actor, cfg.ppo.actor_output_init_scale)  # a resumed run loads over it
     return env, runner
 
@@ -347,6 +360,7 @@ def _export(cfg: TrainLMOConfig, runner, env, it: int, train_seconds: float, met
     from lerobot_wbvla.lmo.export import export_lmo
 
     meta = {
+        "backend": cfg.backend,
         "action_scale": cfg.env.action_scale,
         "clip_actions": cfg.env.clip_actions,
         "control_hz": cfg.env.control_hz,

@@ -114,6 +114,38 @@ def test_latent_conditioning_reads_the_lam_and_needs_one(tmp_path, subprocess_en
     assert policy.obs_size == 38 + policy.layout.latent_dim
 
 
+def test_warp_backend_trains_and_its_export_drives_the_twin(tmp_path, subprocess_env):
+    """`--backend=warp` (MuJoCo Warp on its CPU device here; the GPU path is the same code) runs 3 PPO iterations,
+    and its export loads in LMOPolicy and drives the robot twin's `lmo` lower-body controller."""
+    pytest.importorskip("mujoco_warp")
+    from lerobot_wbvla.lmo.controller import LMOController
+    from lerobot_wbvla.lmo.policy import LMOPolicy
+    from lerobot_wbvla.robots.agibot_x2.sim import X2Sim, X2SimConfig
+
+    out = tmp_path / "warp"
+    args = [f"--output_dir={out}", "--env.conditioning=none", "--iterations=3", "--backend=warp"]
+    run = _run([*args, "--warp.device=cpu", *TINY], subprocess_env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = _metrics(out)
+    assert [r["iteration"] for r in rows] == [1, 2, 3]
+    assert all(np.isfinite(r["loss/value"]) and r["env_steps_per_s"] > 0 for r in rows)
+    config = json.loads((out / "train_config.json").read_text())
+    assert config["backend"] == "warp" and config["warp"]["device"] == "cpu"
+
+    policy = LMOPolicy.from_pretrained(out / "export")
+    assert policy.layout.conditioning == "none" and policy.obs_size == 42
+    sim = X2Sim(
+        X2SimConfig(
+            base_mode="physical",
+            lower_body_controller="lmo",
+            lower_body_options={"path": str(out / "export")},
+        )
+    )
+    assert isinstance(sim.lower_body, LMOController)
+    sim.advance(0.2)
+    assert np.isfinite(sim.data.qpos).all() and sim.lower_body.nonfinite_ticks == 0
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [
@@ -121,6 +153,7 @@ def test_latent_conditioning_reads_the_lam_and_needs_one(tmp_path, subprocess_en
         (["--env.conditioning=walk"], "conditioning='walk'"),
         (["--clips.procedural=0"], "no arm motion clips"),
         (["--clips.loco=walk"], "clips.loco='walk'"),
+        (["--backend=gpu"], "backend='gpu'"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, subprocess_env, bad, message):

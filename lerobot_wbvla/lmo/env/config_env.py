@@ -51,6 +51,24 @@ class DomainRandConfig:
 
 
 @dataclass
+class WarpConfig:
+    """The MuJoCo Warp backend (lmo/env/warp_vec_env.py): where it runs and its per-world constraint buffers."""
+
+    # Warp device: auto (cuda:0 when torch sees a GPU, else cpu) | cpu | cuda | cuda:<i>.
+    device: str = "auto"
+    # Constraint rows per world (contacts x 3 with elliptic cones, joint limits). Too small overflows (mujoco_warp
+    # warns "nefc overflow" and drops constraints): the X2 standing on the terrain uses ~80, a fallen one more.
+    njmax: int = 512
+    # Contacts per world (the total buffer is num_envs * nconmax, shared by all worlds; standing on the terrain:
+    # 16).
+    nconmax: int = 128
+
+    def __post_init__(self) -> None:
+        if self.njmax < 1 or self.nconmax < 1:
+            raise ValueError(f"warp.njmax and warp.nconmax must be >= 1, got {self.njmax}, {self.nconmax}")
+
+
+@dataclass
 class LMOEnvConfig:
     num_envs: int = 64
     # What the legs know about the rest of the body: latent (z_t, the article) | command (the paper's flags) |

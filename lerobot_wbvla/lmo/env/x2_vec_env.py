@@ -15,6 +15,12 @@ physics steps ago (in whole control periods).
 
 Observation groups: `policy` (the layout of lmo/layout.py: 294 values with the article's LAM) and `critic` (the
 policy observation with the clean z_t, plus privileged state when `privileged_critic`).
+
+Backends: this class holds the control loop and the env's bookkeeping (clips, pushes, lags, domain randomization
+draws: numpy on the host) and evaluates the MDP terms of lmo/mdp/ on the arrays its backend gathers. Its own
+backend is MuJoCo C (float64 numpy arrays); lmo/env/warp_vec_env.py overrides the physics hooks (`_build_physics`,
+`_advance_physics`, `_gather`, `_reset_physics`) and the array conversions (`_dev`, `_host`, ...) to run the same
+loop and the same terms on MuJoCo Warp with torch tensors.
 """
 
 from __future__ import annotations
@@ -32,10 +38,17 @@ from tensordict import TensorDict
 from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig
 from lerobot_wbvla.lmo.layout import ObservationLayout
 from lerobot_wbvla.lmo.mdp import events
-from lerobot_wbvla.lmo.mdp.observations import STANCE, ProprioHistory, build_observation, proprio_vector
+from lerobot_wbvla.lmo.mdp.actions import delayed_slots, leg_pd_targets
+from lerobot_wbvla.lmo.mdp.observations import (
+    ProprioHistory,
+    build_observation,
+    privileged_state,
+    proprio_vector,
+)
 from lerobot_wbvla.lmo.mdp.rewards import RewardManager
-from lerobot_wbvla.lmo.mdp.state import StepState, heading_frame_xy, yaw_of
+from lerobot_wbvla.lmo.mdp.state import StepState
 from lerobot_wbvla.lmo.mdp.terminations import fallen
+from lerobot_wbvla.lmo.mdp.xp import Array, namespace
 from lerobot_wbvla.lmo.proprio import Proprio
 from lerobot_wbvla.robots.agibot_x2 import mjcf
 from lerobot_wbvla.robots.agibot_x2 import params as P
@@ -76,7 +89,7 @@ class X2LMOVecEnv(VecEnv):
         self.num_envs = n = cfg.num_envs
         self.num_actions = len(LEG_JOINTS)
         self.max_episode_length = cfg.max_episode_length
-        self.device = torch.device("cpu")
+        self.device = self._torch_device()
         self.dt = 1.0 / cfg.control_hz
         self.decimation = cfg.decimation
         self.dr = cfg.domain_rand if cfg.domain_rand.enabled else cfg.domain_rand.off()
@@ -94,17 +107,20 @@ class X2LMOVecEnv(VecEnv):
             lam_revision=lam_revision,
             privileged=PRIVILEGED_BLOCKS if cfg.privileged_critic else (),
         )
-        self._build_twins(cfg)
+        self._build_twin(cfg)
+        self._build_physics(cfg)
 
+        like = self._array_like()  # the backend's arrays: what the MDP terms compute on
+        xp = namespace(like)
         self.episode_length_buf = torch.zeros(n, dtype=torch.long)
-        self.rewards = RewardManager(cfg.reward_weights, replace(cfg.rewards, dt=self.dt), n)
-        self.history = ProprioHistory(n, cfg.history)
+        self.rewards = RewardManager(cfg.reward_weights, replace(cfg.rewards, dt=self.dt), n, like=like)
+        self.history = ProprioHistory(n, cfg.history, like=like)
         # Per-env state: actions (current first, then the two before: enough for an 8-step delay at decimation 4),
         # IMU ring (newest first), clip cursor, pushes, sampled DR values.
         self._lag_depth = 1 + (max(self.dr.action_lag_steps) + self.decimation - 1) // self.decimation
-        self.action_hist = np.zeros((n, self._lag_depth, 12))
+        self.action_hist = xp.zeros((n, self._lag_depth, 12), like=like)
         self._imu_depth = 1 + round(max(self.dr.imu_lag_steps) / self.decimation)
-        self.imu_hist = np.zeros((n, self._imu_depth, 10))
+        self.imu_hist = xp.zeros((n, self._imu_depth, 10), like=like)
         self.action_lag = np.zeros(n, dtype=int)
         self.imu_lag = np.zeros(n, dtype=int)  # in control periods
         self.clip_id = np.zeros(n, dtype=int)
@@ -139,7 +155,9 @@ class X2LMOVecEnv(VecEnv):
             )
         self.clip_latent = np.asarray(latent, dtype=np.float64) if latent is not None else None
 
-    def _build_twins(self, cfg: LMOEnvConfig) -> None:
+    def _build_twin(self, cfg: LMOEnvConfig) -> None:
+        """The twin (its generated MJCF, gains and PD actuators), settled in its standing pose, and its index maps:
+        the model every backend simulates."""
         twin = X2Sim(
             X2SimConfig(
                 scene="rough_floor" if cfg.terrain else None,
@@ -185,6 +203,34 @@ class X2LMOVecEnv(VecEnv):
             floor = m.geom("floor").id
             m.geom_contype[floor] = 0
             m.geom_conaffinity[floor] = 0
+
+    # ------------------------------------------------------------------ backend: MuJoCo C, numpy float64
+    def _torch_device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def _array_like(self) -> Array:
+        return np.zeros(0)
+
+    def _actions_in(self, actions: torch.Tensor) -> Array:
+        return actions.detach().to("cpu", torch.float64).numpy()
+
+    def _dev(self, x: np.ndarray) -> Array:
+        """A host array as the backend's array (float)."""
+        return x
+
+    def _ix(self, ids: np.ndarray) -> Array:
+        """Host env indices as the backend's index array."""
+        return ids
+
+    def _host(self, x: Array) -> np.ndarray:
+        return x
+
+    def _torch(self, x: Array) -> torch.Tensor:
+        return torch.from_numpy(x)
+
+    def _build_physics(self, cfg: LMOEnvConfig) -> None:
+        """One MjModel copy per env: domain randomization writes into it."""
+        m = self.twin.model
         self.models = [copy.deepcopy(m) for _ in range(self.num_envs)]
         self.datas = [mujoco.MjData(mi) for mi in self.models]
         self.comp_bias = [mi.actuator_biasprm[self._comp_rows, 0] for mi in self.models]
@@ -212,30 +258,29 @@ class X2LMOVecEnv(VecEnv):
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         cfg = self.cfg
-        a = actions.detach().to("cpu", torch.float64).numpy()
-        a = np.clip(a, -cfg.clip_actions, cfg.clip_actions)
-        self.prev_action = self.action_hist[:, 0].copy()
-        self.action_hist[:, 1:] = self.action_hist[:, :-1]
+        a = self._actions_in(actions)
+        xp = namespace(a)
+        a = xp.clip(a, -cfg.clip_actions, cfg.clip_actions)
+        self.prev_action = xp.copy(self.action_hist[:, 0])
+        self.action_hist[:, 1:] = xp.copy(self.action_hist[:, :-1])
         self.action_hist[:, 0] = a
-        targets = np.clip(STANCE + cfg.action_scale * self.action_hist, self.leg_lo, self.leg_hi)
+        targets = leg_pd_targets(self.action_hist, cfg.action_scale, self.leg_lo, self.leg_hi)
         arm = self.clip_arm[self.clip_id, self.clip_t]
         if self.difficulty < 1.0:  # arm motion scaled around the stance pose (the clips' first row)
             amp = ARM_MOTION_FLOOR + (1.0 - ARM_MOTION_FLOOR) * self.difficulty
             arm = self.clip_arm[self.clip_id, 0] + amp * (arm - self.clip_arm[self.clip_id, 0])
         t_now = self.episode_length_buf.numpy() * self.dt
         self._schedule_pushes(t_now)
-        for i in range(self.num_envs):
-            self._physics(i, targets[i], arm[i], t_now[i])
+        self._advance_physics(targets, arm, t_now)
 
-        ids = np.arange(self.num_envs)
-        self._gather(ids)
+        self._gather(np.arange(self.num_envs))
         state = self._step_state(a)
         reward, _ = self.rewards.compute(state)
         self.episode_length_buf += 1
-        terminated = fallen(state, cfg.terminations)
+        terminated = self._host(fallen(state, cfg.terminations))
         time_out = self.episode_length_buf.numpy() >= self.max_episode_length
         done = terminated | time_out
-        extras: dict = {"time_outs": torch.from_numpy(time_out & ~terminated), "log": {}}
+        extras: dict = {"time_outs": self._out(time_out & ~terminated), "log": {}}
 
         # advance the clips (the next clip starts where the last one returned to the stance)
         self.clip_t += 1
@@ -246,35 +291,40 @@ class X2LMOVecEnv(VecEnv):
         done_ids = np.flatnonzero(done)
         if done_ids.size:
             steps = self.episode_length_buf.numpy()[done_ids]
-            extras["log"].update(self.rewards.pop_episode_sums(done_ids, steps))
+            extras["log"].update(self.rewards.pop_episode_sums(self._ix(done_ids), steps))
             extras["log"]["Episode_Termination/fall"] = float(terminated[done_ids].mean())
             extras["log"]["Episode_Termination/time_out"] = float((time_out & ~terminated)[done_ids].mean())
             self._reset_envs(done_ids)
         self._obs = self._observe()
-        reward = np.nan_to_num(reward, nan=0.0, posinf=0.0, neginf=0.0)
-        return self._obs, torch.from_numpy(reward.astype(np.float32)), torch.from_numpy(done), extras
+        reward = xp.nan_to_num(reward, nan=0.0, posinf=0.0, neginf=0.0)
+        return self._obs, self._torch(xp.float32(reward)), self._out(done), extras
+
+    def _out(self, x: np.ndarray) -> torch.Tensor:
+        """A host array as a torch tensor on the env's device (dones, time-outs)."""
+        return torch.from_numpy(x).to(self.device)
 
     # ------------------------------------------------------------------ physics
-    def _physics(self, i: int, targets: np.ndarray, arm: np.ndarray, t: float) -> None:
-        """One control period of env i: arm and gripper targets, push, delayed leg targets, physics steps."""
-        m, d = self.models[i], self.datas[i]
-        d.ctrl[self.arm_act] = arm[:14]
-        d.ctrl[self.grip_act] = P.GRIPPER_STROKE * (1.0 - arm[14:16])
-        if self.push_start[i] <= t < self.push_end[i]:
-            d.xfrc_applied[self.torso, :3] = self.push_force[i]
-        else:
-            d.xfrc_applied[self.torso, :3] = 0.0
-        lag, dec = int(self.action_lag[i]), self.decimation
-        s = 0
-        while s < dec:  # runs of physics steps that see the same (delayed) action
-            k = (s - lag) // dec  # 0 = this step's action, -1 the one before, ...
-            s_next = s + 1
-            while s_next < dec and (s_next - lag) // dec == k:
-                s_next += 1
-            d.ctrl[self.leg_act] = targets[min(-k, self._lag_depth - 1)]
-            mujoco.mj_step(m, d, nstep=s_next - s)
-            s = s_next
-        d.qfrc_bias.take(self.comp_dofs, out=self.comp_bias[i], mode="clip")
+    def _advance_physics(self, targets: Array, arm: np.ndarray, t_now: np.ndarray) -> None:
+        """One control period of every env: arm and gripper targets, push, delayed leg targets, physics steps, and
+        the gravity feed-forward of the compensated actuators from the new state."""
+        slots = delayed_slots(self.action_lag, self.decimation, self._lag_depth)
+        for i in range(self.num_envs):
+            m, d = self.models[i], self.datas[i]
+            d.ctrl[self.arm_act] = arm[i, :14]
+            d.ctrl[self.grip_act] = P.GRIPPER_STROKE * (1.0 - arm[i, 14:16])
+            if self.push_start[i] <= t_now[i] < self.push_end[i]:
+                d.xfrc_applied[self.torso, :3] = self.push_force[i]
+            else:
+                d.xfrc_applied[self.torso, :3] = 0.0
+            s, dec = 0, self.decimation
+            while s < dec:  # runs of physics steps that see the same (delayed) action
+                s_next = s + 1
+                while s_next < dec and slots[i, s_next] == slots[i, s]:
+                    s_next += 1
+                d.ctrl[self.leg_act] = targets[i, slots[i, s]]
+                mujoco.mj_step(m, d, nstep=s_next - s)
+                s = s_next
+            d.qfrc_bias.take(self.comp_dofs, out=self.comp_bias[i], mode="clip")
 
     def _schedule_pushes(self, t_now: np.ndarray) -> None:
         """Draw the next push of every env whose last one is over (interval and force from the DR ranges)."""
@@ -302,9 +352,13 @@ class X2LMOVecEnv(VecEnv):
             c[:] = 0.0
             pad_contacts(d, self.pad_slot, self.robot_geoms, c)
             self.body_floor[i] = self._body_on_ground(d)
-        imu = self.sens[ids][:, self.imu_adr]
-        self.imu_hist[ids, 1:] = self.imu_hist[ids, :-1]
-        self.imu_hist[ids, 0] = imu
+        self._push_imu(ids, self.sens[ids][:, self.imu_adr])
+
+    def _push_imu(self, ids: np.ndarray, imu: Array) -> None:
+        """The IMU ring of envs `ids` (newest first) after a step: `imu` (len(ids), 10) quat, gyro, accel."""
+        ix = self._ix(ids)
+        self.imu_hist[ix, 1:] = self.imu_hist[ix, :-1]
+        self.imu_hist[ix, 0] = imu
 
     def _body_on_ground(self, d: mujoco.MjData) -> bool:
         if not d.ncon:
@@ -319,7 +373,7 @@ class X2LMOVecEnv(VecEnv):
 
     def _proprio(self) -> Proprio:
         n = self.num_envs
-        imu = self.imu_hist[np.arange(n), np.minimum(self.imu_lag, self._imu_depth - 1)]
+        imu = self.imu_hist[self._ix(np.arange(n)), self._ix(np.minimum(self.imu_lag, self._imu_depth - 1))]
         return Proprio(
             joint_pos=self.qpos[:, self.leg_qadr],
             joint_vel=self.qvel[:, self.leg_vadr],
@@ -329,12 +383,12 @@ class X2LMOVecEnv(VecEnv):
             contacts=self.contacts,
         )
 
-    def _clean_latent(self) -> np.ndarray | None:
+    def _clean_latent(self) -> Array | None:
         if self.clip_latent is None or self.cfg.conditioning != "latent":
             return None
-        return self.clip_latent[self.clip_id, self.clip_t]
+        return self._dev(self.clip_latent[self.clip_id, self.clip_t])
 
-    def _step_state(self, action: np.ndarray) -> StepState:
+    def _step_state(self, action: Array) -> StepState:
         return StepState(
             proprio=self._proprio(),
             base_pos=self.qpos[:, 0:3],
@@ -346,44 +400,41 @@ class X2LMOVecEnv(VecEnv):
             contacts=self.contacts,
             action=action,
             prev_action=self.prev_action,
-            loco=self.current_loco(),
+            loco=self._dev(self.current_loco()),
             latent=self._clean_latent(),
             body_floor_contact=self.body_floor,
         )
 
     def _observe(self) -> TensorDict:
         p = self._proprio()
-        loco = self.clip_loco[self.clip_id, self.clip_t]
+        loco = self._dev(self.clip_loco[self.clip_id, self.clip_t])
+        xp = namespace(loco)
         clean = self._clean_latent()
         noisy = None
         if clean is not None:
-            noise = self.rng.standard_normal(clean.shape) * self.dr.latent_noise_std
-            noisy = clean + noise
+            noise = self.rng.standard_normal(tuple(clean.shape)) * self.dr.latent_noise_std
+            noisy = clean + self._dev(noise)
         policy = build_observation(self.layout, p, loco, noisy, self.history)
         critic = build_observation(self.layout, p, loco, clean, self.history)
         if self.cfg.privileged_critic:
-            critic = np.concatenate([critic, self._privileged()], axis=1).astype(np.float32)
+            critic = xp.float32(xp.concatenate([critic, self._privileged()], axis=1))
         self.history.push(proprio_vector(p))
         n = self.num_envs
         return TensorDict(
-            {"policy": torch.from_numpy(policy), "critic": torch.from_numpy(critic)},
-            batch_size=[n],
+            {"policy": self._torch(policy), "critic": self._torch(critic)}, batch_size=[n], device=self.device
         )
 
-    def _privileged(self) -> np.ndarray:
+    def _privileged(self) -> Array:
         t_now = self.episode_length_buf.numpy() * self.dt
         active = (t_now >= self.push_start) & (t_now < self.push_end)
-        vel = heading_frame_xy(self.qvel[:, 0:3], yaw_of(self.qpos[:, 3:7]))
-        return np.concatenate(
-            [
-                self.qpos[:, self.arm_qadr],
-                self.payload,
-                self.push_force * active[:, None],
-                np.concatenate([vel, self.qvel[:, 2:3]], axis=1),
-                self.friction[:, None],
-                self.strength[:, None],
-            ],
-            axis=1,
+        return privileged_state(
+            self.qpos[:, self.arm_qadr],
+            self._dev(self.payload),
+            self._dev(self.push_force * active[:, None]),
+            self.qpos[:, 3:7],
+            self.qvel[:, 0:3],
+            self._dev(self.friction),
+            self._dev(self.strength),
         )
 
     # ------------------------------------------------------------------ resets
@@ -404,42 +455,50 @@ class X2LMOVecEnv(VecEnv):
         nominal = min(max(nominal, lo), hi)
         return nominal - self.difficulty * (nominal - lo), nominal + self.difficulty * (hi - nominal)
 
-    def _reset_envs(self, ids: np.ndarray) -> None:
+    def _randomize(self, i: int, m: mujoco.MjModel, d: mujoco.MjData, terrain: bool = True) -> None:
+        """Draw env i's domain randomization (rng order fixed) and write it into `m` (its model, or a backend's
+        scratch copy; `d` is overwritten). `terrain`: draw a heightfield too (per-env terrain)."""
         dr, rng = self.dr, self.rng
+        self.friction[i] = events.randomize_friction(
+            m, rng, *self._scaled(dr.friction, 1.0), self.friction_geoms
+        )
+        # CoM first: the payload recomputes the model constants (mj_setConst) from the final masses.
+        events.randomize_com(m, rng, self.difficulty * dr.com_displacement_m, self.torso, self.nominal)
+        self.payload[i] = events.randomize_payload(m, rng, *self._scaled(dr.payload_kg), d)
+        self.strength[i] = events.randomize_motor_strength(
+            m, rng, *self._scaled(dr.motor_strength, 1.0), self.leg_act, self.nominal
+        )
+        if self.cfg.terrain and terrain:
+            self.roughness[i] = events.randomize_terrain(m, rng, *self._scaled(dr.terrain_roughness_m))
+        self.action_lag[i] = round(events.sample_lag(rng, *dr.action_lag_steps) * self.difficulty)
+        self.imu_lag[i] = round(events.sample_lag(rng, *dr.imu_lag_steps) * self.difficulty / self.decimation)
+
+    def _reset_physics(self, ids: np.ndarray) -> None:
+        """Randomize and restart the physics of envs `ids` in the settled standing state."""
         for i in ids:
             m, d = self.models[i], self.datas[i]
-            self.friction[i] = events.randomize_friction(
-                m, rng, *self._scaled(dr.friction, 1.0), self.friction_geoms
-            )
-            # CoM first: the payload recomputes the model constants (mj_setConst) from the final masses.
-            events.randomize_com(m, rng, self.difficulty * dr.com_displacement_m, self.torso, self.nominal)
-            self.payload[i] = events.randomize_payload(m, rng, *self._scaled(dr.payload_kg), d)
-            self.strength[i] = events.randomize_motor_strength(
-                m, rng, *self._scaled(dr.motor_strength, 1.0), self.leg_act, self.nominal
-            )
-            if self.cfg.terrain:
-                self.roughness[i] = events.randomize_terrain(m, rng, *self._scaled(dr.terrain_roughness_m))
-            self.action_lag[i] = round(events.sample_lag(rng, *dr.action_lag_steps) * self.difficulty)
-            self.imu_lag[i] = round(
-                events.sample_lag(rng, *dr.imu_lag_steps) * self.difficulty / self.decimation
-            )
+            self._randomize(i, m, d)
             mujoco.mj_setState(m, d, self.init_state, STATE)
             d.qacc_warmstart[:] = 0.0  # not part of the state: an episode must not depend on the last one
             d.ctrl[:] = self.init_ctrl
             d.xfrc_applied[:] = 0.0
             mujoco.mj_forward(m, d)
             d.qfrc_bias.take(self.comp_dofs, out=self.comp_bias[i], mode="clip")
+
+    def _reset_envs(self, ids: np.ndarray) -> None:
+        self._reset_physics(ids)
+        ix = self._ix(ids)
         self.episode_length_buf[torch.from_numpy(ids)] = 0
-        self.action_hist[ids] = 0.0
-        self.prev_action[ids] = 0.0
+        self.action_hist[ix] = 0.0
+        self.prev_action[ix] = 0.0
         self.push_start[ids] = math.inf
         self.push_end[ids] = 0.0
         self.push_force[ids] = 0.0
         self._next_clip(ids)
         self._gather(ids)
         # A fresh episode's IMU and proprioceptive histories hold its first reading (no stale ones, no fake motion).
-        self.imu_hist[ids] = self.imu_hist[ids, :1]
-        self.history.reset(ids, proprio_vector(self._proprio())[ids])
+        self.imu_hist[ix] = self.imu_hist[ix, :1]
+        self.history.reset(ix, proprio_vector(self._proprio())[ix])
 
     def _next_clip(self, ids: np.ndarray) -> None:
         self.clip_id[ids] = self.rng.integers(0, len(self.clip_len), size=len(ids))

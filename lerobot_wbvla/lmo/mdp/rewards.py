@@ -22,6 +22,7 @@ from lerobot_wbvla.lmo.mdp.state import (
     stance_width,
     yaw_of,
 )
+from lerobot_wbvla.lmo.mdp.xp import Array, namespace
 
 # Commands below these magnitudes count as "stand still" (J_stand, gait).
 STAND_SPEED = 0.05  # m/s
@@ -40,72 +41,83 @@ class RewardParams:
 
 
 # ------------------------------------------------------------------ the article's terms
-def orientation(s: StepState, p: RewardParams) -> np.ndarray:
+def orientation(s: StepState, p: RewardParams) -> Array:
     roll, pitch = roll_pitch(s.base_quat)
-    return np.exp(-5.0 * (roll**2 + pitch**2))
+    return namespace(roll).exp(-5.0 * (roll**2 + pitch**2))
 
 
-def angular_velocity(s: StepState, p: RewardParams) -> np.ndarray:
-    return np.exp(-2.0 * np.linalg.norm(s.base_ang_vel, axis=1))
+def angular_velocity(s: StepState, p: RewardParams) -> Array:
+    xp = namespace(s.base_ang_vel)
+    return xp.exp(-2.0 * xp.norm(s.base_ang_vel, axis=1))
 
 
-def linear_velocity(s: StepState, p: RewardParams) -> np.ndarray:
+def linear_velocity(s: StepState, p: RewardParams) -> Array:
     """Tracking of the commanded vx, vy in the heading frame."""
+    xp = namespace(s.base_lin_vel)
     vel = heading_frame_xy(s.base_lin_vel, yaw_of(s.base_quat))
-    return np.exp(-4.0 * np.linalg.norm(vel - s.loco[:, :2], axis=1))
+    return xp.exp(-4.0 * xp.norm(vel - s.loco[:, :2], axis=1))
 
 
-def foot_contact(s: StepState, p: RewardParams) -> np.ndarray:
-    return (s.contacts.sum(axis=1) >= 1).astype(np.float64)
+def foot_contact(s: StepState, p: RewardParams) -> Array:
+    xp = namespace(s.contacts)
+    return xp.as_float(xp.sum(s.contacts, axis=1) >= 1, like=s.contacts)
 
 
-def manipulation_support(s: StepState, p: RewardParams) -> np.ndarray:
+def manipulation_support(s: StepState, p: RewardParams) -> Array:
     """Stance width that widens with the magnitude of the manipulation intent z_t (the article's key term)."""
+    xp = namespace(s.base_pos)
     if s.latent is None:
-        z_norm = np.zeros(s.base_pos.shape[0])
+        z_norm = xp.zeros((s.base_pos.shape[0],), like=s.base_pos)
     else:
-        z_norm = np.linalg.norm(s.latent, axis=1)
-    target = p.stance_width_base + p.stance_width_gain * np.tanh(z_norm / p.latent_norm_scale)
-    return np.exp(-3.0 * (stance_width(s) - target) ** 2)
+        z_norm = xp.norm(s.latent, axis=1)
+    target = p.stance_width_base + p.stance_width_gain * xp.tanh(z_norm / p.latent_norm_scale)
+    return xp.exp(-3.0 * (stance_width(s) - target) ** 2)
 
 
-def com_stability(s: StepState, p: RewardParams) -> np.ndarray:
-    return np.clip(com_margin(s), 0.0, 1.0)
+def com_stability(s: StepState, p: RewardParams) -> Array:
+    margin = com_margin(s)
+    return namespace(margin).clip(margin, 0.0, 1.0)
 
 
-def energy(s: StepState, p: RewardParams) -> np.ndarray:
-    return np.exp(-0.01 * (s.action**2).sum(axis=1))
+def energy(s: StepState, p: RewardParams) -> Array:
+    xp = namespace(s.action)
+    return xp.exp(-0.01 * xp.sum(s.action**2, axis=1))
 
 
-def smoothness(s: StepState, p: RewardParams) -> np.ndarray:
-    return np.exp(-5.0 * ((s.action - s.prev_action) ** 2).sum(axis=1))
+def smoothness(s: StepState, p: RewardParams) -> Array:
+    xp = namespace(s.action)
+    return xp.exp(-5.0 * xp.sum((s.action - s.prev_action) ** 2, axis=1))
 
 
 # ------------------------------------------------------------------ the paper's options
-def _standing(s: StepState) -> np.ndarray:
-    return (np.linalg.norm(s.loco[:, :2], axis=1) < STAND_SPEED) & (np.abs(s.loco[:, 2]) < STAND_YAW_RATE)
+def _standing(s: StepState) -> Array:
+    xp = namespace(s.loco)
+    return (xp.norm(s.loco[:, :2], axis=1) < STAND_SPEED) & (xp.abs(s.loco[:, 2]) < STAND_YAW_RATE)
 
 
-def direction(s: StepState, p: RewardParams) -> np.ndarray:
+def direction(s: StepState, p: RewardParams) -> Array:
     """J_dir: yaw-rate tracking (the paper's heading term for turn commands)."""
-    return np.exp(-4.0 * np.abs(s.base_ang_vel[:, 2] - s.loco[:, 2]))
+    xp = namespace(s.base_ang_vel)
+    return xp.exp(-4.0 * xp.abs(s.base_ang_vel[:, 2] - s.loco[:, 2]))
 
 
-def stand_still(s: StepState, p: RewardParams) -> np.ndarray:
+def stand_still(s: StepState, p: RewardParams) -> Array:
     """J_stand: while the command is to stand, both feet down and the base not drifting (1 when walking)."""
-    still = np.exp(-10.0 * np.linalg.norm(s.base_lin_vel[:, :2], axis=1)) * (s.contacts.sum(axis=1) >= 3)
-    return np.where(_standing(s), still, 1.0)
+    xp = namespace(s.base_lin_vel)
+    still = xp.exp(-10.0 * xp.norm(s.base_lin_vel[:, :2], axis=1)) * (xp.sum(s.contacts, axis=1) >= 3)
+    return xp.where(_standing(s), still, 1.0)
 
 
-def gait(s: StepState, p: RewardParams) -> np.ndarray:
+def gait(s: StepState, p: RewardParams) -> Array:
     """Stepping while walking: reward one foot off the floor while the other is down (1 when standing)."""
-    left = s.contacts[:, 0:2].max(axis=1) > 0.5
-    right = s.contacts[:, 2:4].max(axis=1) > 0.5
-    single = (left ^ right).astype(np.float64)
-    return np.where(_standing(s), 1.0, single)
+    xp = namespace(s.contacts)
+    left = xp.amax(s.contacts[:, 0:2], axis=1) > 0.5
+    right = xp.amax(s.contacts[:, 2:4], axis=1) > 0.5
+    single = xp.as_float(left ^ right, like=s.contacts)
+    return xp.where(_standing(s), 1.0, single)
 
 
-REWARD_TERMS: dict[str, Callable[[StepState, RewardParams], np.ndarray]] = {
+REWARD_TERMS: dict[str, Callable[[StepState, RewardParams], Array]] = {
     "orientation": orientation,
     "angular_velocity": angular_velocity,
     "linear_velocity": linear_velocity,
@@ -132,9 +144,12 @@ ARTICLE_WEIGHTS: dict[str, float] = {
 
 
 class RewardManager:
-    """Weighted sum of named terms; per-term sums per env for the episode logs."""
+    """Weighted sum of named terms; per-term sums per env for the episode logs. `like`: an array of the backend
+    (numpy: the CPU env; a torch tensor on the device: the warp env) that the sums are kept as."""
 
-    def __init__(self, weights: dict[str, float], params: RewardParams, num_envs: int) -> None:
+    def __init__(
+        self, weights: dict[str, float], params: RewardParams, num_envs: int, like: Array | None = None
+    ) -> None:
         unknown = set(weights) - set(REWARD_TERMS)
         if unknown:
             raise ValueError(
@@ -142,10 +157,11 @@ class RewardManager:
             )
         self.weights = {k: float(w) for k, w in weights.items() if w != 0.0}
         self.params = params
-        self.episode_sums = {k: np.zeros(num_envs) for k in self.weights}
+        like = np.zeros(0) if like is None else like
+        self.episode_sums = {k: namespace(like).zeros((num_envs,), like=like) for k in self.weights}
 
-    def compute(self, s: StepState) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        total = np.zeros(s.base_pos.shape[0])
+    def compute(self, s: StepState) -> tuple[Array, dict[str, Array]]:
+        total = namespace(s.base_pos).zeros((s.base_pos.shape[0],), like=s.base_pos)
         terms = {}
         for name, w in self.weights.items():
             value = REWARD_TERMS[name](s, self.params)
@@ -154,10 +170,13 @@ class RewardManager:
             self.episode_sums[name] += w * value
         return total, terms
 
-    def pop_episode_sums(self, ids: np.ndarray, steps: np.ndarray) -> dict[str, float]:
+    def pop_episode_sums(self, ids: Array, steps: np.ndarray) -> dict[str, float]:
         """Mean per-step weighted reward of each term over the episodes of `ids` that just ended; resets them."""
         out = {}
         for name, sums in self.episode_sums.items():
-            out[f"Episode_Reward/{name}"] = float(np.mean(sums[ids] / np.maximum(steps, 1)))
+            xp = namespace(sums)
+            out[f"Episode_Reward/{name}"] = xp.scalar_mean(
+                sums[ids] / xp.const(np.maximum(steps, 1), like=sums)
+            )
             sums[ids] = 0.0
         return out

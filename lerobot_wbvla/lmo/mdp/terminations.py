@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from lerobot_wbvla.lmo.mdp.state import StepState, tilt
+from lerobot_wbvla.lmo.mdp.xp import Array, namespace
 
 
 @dataclass
@@ -23,25 +22,26 @@ class TerminationParams:
     max_tilt: float = 0.8
 
 
-def base_too_low(s: StepState, p: TerminationParams) -> np.ndarray:
+def base_too_low(s: StepState, p: TerminationParams) -> Array:
     return s.base_pos[:, 2] < p.min_base_height
 
 
-def base_tilted(s: StepState, p: TerminationParams) -> np.ndarray:
+def base_tilted(s: StepState, p: TerminationParams) -> Array:
     return tilt(s.base_quat) > p.max_tilt
 
 
-def body_on_floor(s: StepState, p: TerminationParams) -> np.ndarray:
+def body_on_floor(s: StepState, p: TerminationParams) -> Array:
     """A robot geom other than the foot pads (knee, hand, pelvis, ...) touches the floor."""
     return s.body_floor_contact
 
 
-def non_finite_state(s: StepState, p: TerminationParams) -> np.ndarray:
+def non_finite_state(s: StepState, p: TerminationParams) -> Array:
     """The physics diverged (NaN/inf in the state): end the episode rather than feed it to the policy."""
-    return ~(s.proprio.is_finite() & np.isfinite(s.base_pos).all(axis=1))
+    xp = namespace(s.base_pos)
+    return ~(s.proprio.is_finite() & xp.all(xp.isfinite(s.base_pos), axis=1))
 
 
-TERMINATION_TERMS: dict[str, Callable[[StepState, TerminationParams], np.ndarray]] = {
+TERMINATION_TERMS: dict[str, Callable[[StepState, TerminationParams], Array]] = {
     "base_too_low": base_too_low,
     "base_tilted": base_tilted,
     "body_on_floor": body_on_floor,
@@ -49,11 +49,9 @@ TERMINATION_TERMS: dict[str, Callable[[StepState, TerminationParams], np.ndarray
 }
 
 
-def fallen(
-    s: StepState, p: TerminationParams, terms: tuple[str, ...] = tuple(TERMINATION_TERMS)
-) -> np.ndarray:
+def fallen(s: StepState, p: TerminationParams, terms: tuple[str, ...] = tuple(TERMINATION_TERMS)) -> Array:
     """(N,) any of the named termination terms."""
-    out = np.zeros(s.base_pos.shape[0], dtype=bool)
+    out = namespace(s.base_pos).zeros_bool((s.base_pos.shape[0],), like=s.base_pos)
     for name in terms:
         out |= TERMINATION_TERMS[name](s, p)
     return out
