@@ -84,6 +84,18 @@ def _number(x) -> float:
     return float(x)
 
 
+def _untrained_far_below(trained: dict, untrained: dict) -> None:
+    """The untrained model of the same config carries little of the motion, and training adds most of it.
+
+    Issue 2 set the untrained bar at 0.4 for the MLP preset of the time (0.21 / 0.19); issue 10 moved it to 0.5 for
+    both domains when the `cpu` preset became the conv LAM: its untrained inverse net already maps the change image
+    x_t+k - x_t through 512 random conv features, which a linear probe partly separates (z 0.41, codes 0.21).
+    The gain from training is asserted too, so a reference creeping up cannot hide behind the looser bar."""
+    for key in ("z_probe_accuracy", "code_probe_accuracy"):
+        assert untrained[key] < 0.5, (key, untrained[key])
+        assert trained[key] - untrained[key] >= 0.4, (key, trained[key], untrained[key])
+
+
 def test_lam_probe_layout_and_acceptance():
     r = _load("lam_probe.json")
     for side in ("trained", "untrained"):
@@ -94,7 +106,7 @@ def test_lam_probe_layout_and_acceptance():
     assert r["threads"] == 2
     assert r["trained"]["z_probe_accuracy"] >= 0.8
     assert r["trained"]["code_probe_accuracy"] >= 0.6
-    assert r["untrained"]["z_probe_accuracy"] < 0.4 and r["untrained"]["code_probe_accuracy"] < 0.4
+    _untrained_far_below(r["trained"], r["untrained"])
     assert _number(r["controllability_gap"]) > 0
     assert r["controllability_gap"] == r["trained"]["heldout"]["controllability_gap"]
     assert 1.0 <= _number(r["perplexity"]) <= r["lam"]["model"]["codebook_size"]
@@ -120,7 +132,7 @@ def test_lam_probe_layout_and_acceptance():
         )
     assert final["trained"]["z_probe_accuracy"] >= 0.75
     assert final["trained"]["code_probe_accuracy"] >= 0.6
-    assert final["untrained"]["z_probe_accuracy"] < 0.4 and final["untrained"]["code_probe_accuracy"] < 0.4
+    _untrained_far_below(final["trained"], final["untrained"])
     assert final["trained"]["z_probe_accuracy"] > final["trained"]["majority_class_accuracy"] + 0.3
     assert _number(final["trained"]["controllability_gap"]) > 0
     assert 1.0 <= _number(final["trained"]["perplexity"]) <= r["lam"]["model"]["codebook_size"]
@@ -155,8 +167,8 @@ def test_lam_probe_cross_domain_and_baseline_layout():
     assert _number(r["train_minutes"]) <= 30.0 + 0.1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10's cross-domain bar is not met yet (see README, LAM)")
 def test_lam_probe_issue10_acceptance():
+    # Issue 10: trained on the project's generator, probed on held-out clips of the ray-cast domain it never saw.
     r = _load("lam_probe.json")
     cross, base = r["cross_domain"], r["baseline"]
     z, code = cross["trained"]["z_probe_accuracy"], cross["trained"]["code_probe_accuracy"]
