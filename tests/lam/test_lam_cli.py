@@ -128,7 +128,7 @@ def test_presets_registry() -> None:
     assert (univla.model.num_codes, univla.model.codebook_size) == (4, 16)
     cpu = lam_preset("cpu")
     assert isinstance(cpu.encoder, PixelEncoderConfig) and cpu.model.type == "conv"
-    assert (cpu.model.num_codes, cpu.model.codebook_size, cpu.frame_gap) == (4, 16, 10)
+    assert (cpu.model.num_codes, cpu.model.codebook_size, cpu.frame_gap) == (16, 16, 10)
     assert lam_preset("cpu_mlp").model.type == "mlp"
     for name in LAM_PRESETS:
         assert lam_preset(name).preset == name
