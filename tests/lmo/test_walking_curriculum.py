@@ -148,3 +148,48 @@ def test_training_switches_stage_at_the_configured_iteration(tmp_path):
         ]
         == 2
     )
+
+
+def test_cli_preset_is_the_default_flags_override_it_and_it_is_recorded(tmp_path, subprocess_env):
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    base = [sys.executable, "-m", "lerobot_wbvla.lmo.train"]
+    args = [
+        "--preset=walking_gpu",
+        "--backend=cpu",  # flags override the preset's warp / 4096 envs
+        "--env.num_envs=2",
+        "--env.conditioning=none",
+        "--env.episode_s=1.0",
+        "--iterations=1",
+        "--ppo.num_steps_per_env=4",
+        "--ppo.num_mini_batches=1",
+        "--clips.procedural=2",
+        "--threads=1",
+        "--progress=false",
+        f"--output_dir={out}",
+    ]
+    proc = subprocess.run([*base, *args], env=subprocess_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    saved = json.loads((out / "train_config.json").read_text())
+    assert saved["preset"] == "walking_gpu" and saved["backend"] == "cpu" and saved["env"]["num_envs"] == 2
+    assert [s["name"] for s in saved["curriculum"]["stages"]] == ["gait", "loco_manipulation"]
+    assert saved["ppo"]["schedule"] == "adaptive"  # from the preset
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["stage"] == "gait"
+    card = (out / "export" / "README.md").read_text()
+    assert "walking_gpu" in card and "gait from iteration 0" in card
+    training = json.loads((out / "export" / "lmo.json").read_text())["training"]
+    assert training["preset"] == "walking_gpu" and training["curriculum_stages"][0]["commands"] == "random"
+
+    bad = subprocess.run(
+        [*base, "--preset=running_tpu", f"--output_dir={tmp_path / 'bad'}"],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1 and "walking_gpu" in lines[0], bad.stderr
+    assert not (tmp_path / "bad").exists()
