@@ -193,3 +193,33 @@ def test_cli_preset_is_the_default_flags_override_it_and_it_is_recorded(tmp_path
     lines = [line for line in bad.stderr.splitlines() if line.strip()]
     assert bad.returncode == 2 and len(lines) == 1 and "walking_gpu" in lines[0], bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_warp_backend_runs_the_stages_with_the_cpu_envs_commands():
+    """The stage logic is the shared host-side control loop: on the warp backend (its CPU device here) a stage
+    gives the same random commands as the CPU env with the same seed, and they reach the torch observation."""
+    pytest.importorskip("mujoco_warp")
+    from lerobot_wbvla.lmo.env.config_env import WarpConfig
+    from lerobot_wbvla.lmo.env.warp_vec_env import WarpLMOVecEnv
+
+    cfg = LMOEnvConfig(
+        num_envs=2, conditioning="none", terrain=False, domain_rand=DomainRandConfig(enabled=False)
+    )
+    clips = rollout_clips(t=40)
+    cpu, warp = X2LMOVecEnv(cfg, clips), WarpLMOVecEnv(cfg, clips, warp=WarpConfig(device="cpu"))
+    for env in (cpu, warp):
+        env.set_stage(GAIT)
+        env.set_difficulty(0.0)
+    obs = {"cpu": cpu.reset(), "warp": warp.reset()}
+    assert np.array_equal(cpu.current_loco(), warp.current_loco())
+    assert np.abs(cpu.current_loco()[:, :3]).max() > 0  # random commands, not the clips' zero schedule
+    command = _block(warp, "locomotion_command")
+    assert np.allclose(obs["warp"]["policy"][:, command].cpu().numpy(), warp.current_loco(), atol=1e-6)
+    assert np.allclose(obs["cpu"]["policy"][:, command].numpy(), cpu.current_loco(), atol=1e-6)
+    assert np.allclose(warp.leg_lo, cpu.leg_lo) and np.any(
+        warp.leg_lo > warp._leg_full[0]
+    )  # narrowed at level 0
+    _, reward, _, _ = warp.step(torch.zeros(2, 12, device=warp.device))
+    assert torch.isfinite(reward).all()
+    cpu.close()
+    warp.close()
