@@ -132,8 +132,10 @@ def broadcast_parameters(runner, info: DistInfo) -> None:
         runner.alg.broadcast_parameters()
 
 
-def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:
-    """The sum over ranks of a few numbers (the curriculum's falls and robot-seconds: one level for all ranks)."""
+def all_reduce(values: list[float], info: DistInfo, op: str = "sum") -> list[float]:
+    """A few numbers reduced over ranks ("sum" or "max"): the curriculum's falls and robot-seconds (one level for
+    all ranks) and the training time (one stop decision for all ranks: a rank that stopped alone would leave the
+    others waiting in the next all-reduce)."""
     if not info.enabled:
         return list(values)
     import torch.distributed as dist
@@ -141,7 +143,7 @@ def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64)
     if dist.get_backend() == "nccl":
         t = t.cuda()
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
     return t.cpu().tolist()
 
 

@@ -335,9 +335,10 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
             it += 1
             runner.current_learning_iteration = it
             # one level for all ranks: falls and simulated time summed over them
-            falls, robot_s = D.all_reduce_sum([float(sum(tracker.falls)), steps_per_it * dt], info)
+            falls, robot_s = D.all_reduce([float(sum(tracker.falls)), steps_per_it * dt], info)
             curriculum.update(int(falls), robot_s)
-            train_seconds += t2 - t0
+            # the slowest rank's time: every rank takes the same stop decision under a time budget
+            train_seconds += D.all_reduce([t2 - t0], info, op="max")[0]
             metrics = {
                 "iteration": it,
                 "train_minutes": train_seconds / 60.0,
