@@ -148,13 +148,13 @@ class Curriculum:
     def enter_stage(self, iteration: int) -> StageConfig | None:
         """The stage to switch the env to before `iteration`, or None when it is the one already running. A stage
         with level_at_start sets the level when it is entered (not again when a run resumes inside it; in linear
-        mode level_at() recomputes the level from the iteration anyway)."""
+        mode level_at() recomputes the level from the iteration anyway; off mode stays at 1)."""
         found = self.stage_at(iteration)
         if found is None or found[0] == self.stage_index:
             return None
         index, stage = found
         resumed_inside = self._resumed_stage == index  # a resumed run continues inside it: keep its level
-        if stage.level_at_start is not None and not resumed_inside:
+        if stage.level_at_start is not None and not resumed_inside and self.cfg.mode != "off":
             self.level = float(stage.level_at_start)
         self._resumed_stage = None
         self.stage_index = index

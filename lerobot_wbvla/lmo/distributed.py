@@ -147,10 +147,9 @@ def all_reduce(values: list[float], info: DistInfo, op: str = "sum") -> list[flo
     return t.cpu().tolist()
 
 
-def barrier_and_destroy(info: DistInfo) -> None:
+def leave_process_group(info: DistInfo) -> None:
     if info.enabled:
         import torch.distributed as dist
 
-        if dist.is_initialized():
-            dist.barrier()
+        if dist.is_initialized():  # no barrier: rank 0 may spend minutes on the export and the Hub push
             dist.destroy_process_group()

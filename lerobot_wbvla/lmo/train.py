@@ -369,19 +369,27 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
             )
             if it % cfg.save_every == 0 and main_rank:
                 checkpoint = save_checkpoint(
-                    runner, cfg.output_dir, it, train_seconds, {"curriculum": curriculum.state_dict()}
+                    runner,
+                    cfg.output_dir,
+                    it,
+                    train_seconds,
+                    {"curriculum": curriculum.state_dict(), "preset": cfg.preset},
                 )
                 write_curves(cfg.output_dir)
     if not main_rank:
         env.close()
-        D.barrier_and_destroy(info)
+        D.leave_process_group(info)
         return TrainLMOResult(
             cfg.output_dir, it, train_seconds / 60.0, None, None, last_metrics, info.rank, runner
         )
     writer.close()
     if checkpoint is None or it != _checkpoint_iteration(checkpoint):
         checkpoint = save_checkpoint(
-            runner, cfg.output_dir, it, train_seconds, {"curriculum": curriculum.state_dict()}
+            runner,
+            cfg.output_dir,
+            it,
+            train_seconds,
+            {"curriculum": curriculum.state_dict(), "preset": cfg.preset},
         )
     write_curves(cfg.output_dir)
     export_dir = _export(cfg, runner, env, it, train_seconds, last_metrics) if cfg.export else None
@@ -391,7 +399,7 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
 
         push_with_config(export_dir, cfg.hub, card=_card(cfg, env, last_metrics, it))
     env.close()
-    D.barrier_and_destroy(info)
+    D.leave_process_group(info)
     return TrainLMOResult(
         cfg.output_dir, it, train_seconds / 60.0, checkpoint, export_dir, last_metrics, info.rank, runner
     )

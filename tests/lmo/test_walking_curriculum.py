@@ -142,6 +142,7 @@ def test_training_switches_stage_at_the_configured_iteration(tmp_path):
     assert [name for name, _ in seen] == ["gait", "loco_manipulation"]
     env = result.runner.env
     assert env.stage.name == "loco_manipulation" and env.payload.sum() > 0
+    assert env.difficulty == 1.0  # curriculum off: the stage's level_at_start does not apply
     assert (
         json.loads((tmp_path / "run" / "train_config.json").read_text())["curriculum"]["stages"][1][
             "start_iteration"
@@ -180,6 +181,8 @@ def test_cli_preset_is_the_default_flags_override_it_and_it_is_recorded(tmp_path
     assert rows[0]["stage"] == "gait"
     card = (out / "export" / "README.md").read_text()
     assert "walking_gpu" in card and "gait from iteration 0" in card
+    ckpt = torch.load(out / "checkpoints" / "model_000001.pt", weights_only=False)
+    assert ckpt["infos"]["preset"] == "walking_gpu" and ckpt["infos"]["curriculum"]["stage"] == 0
     training = json.loads((out / "export" / "lmo.json").read_text())["training"]
     assert training["preset"] == "walking_gpu" and training["curriculum_stages"][0]["commands"] == "random"
 
