@@ -11,9 +11,9 @@ One run, one process:
   the termination mismatches are reported beside it and must be 0);
 - `open_loop_divergence_200`: both backends from the same state, the same 200 actions, no state exchanged: max
   |warp - cpu| of the policy observation after the last step (information, not a bar: contacts are chaotic);
-- `gpu`: with a CUDA GPU, the warp backend's env steps/s at 4096 envs; the walking preset's velocity tracking
-  error and training time are not measured by this script yet (null). Without a GPU: null, and `gpu_message` says
-  so.
+- `gpu`: measured by bench/lmo_gpu.py on a GPU (the walking preset trained for a fixed time: env steps/s at
+  4096 envs, vx = 0.5 m/s tracking error, training minutes). This script keeps the block it finds in the file (null
+  when there is none) and times the CPU figures with the same function (bench/_lmo_bench.py).
 
 Usage: python bench/lmo_backends.py [--num_envs=16] [--steps=50] [--states=200]
 Smoke (the test suite; the figures mean nothing): python bench/lmo_backends.py --smoke=true --output=/tmp/x.json
@@ -22,12 +22,12 @@ The first warp run compiles its kernels (minutes on 2 cores; cached in WARP_CACH
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import draccus
 import torch
+from _lmo_bench import bench_clips, bench_env_config, env_steps_per_s, read_gpu_block  # bench/_lmo_bench.py
 from _results import RESULTS, machine_description, write_result  # bench/_results.py
 
 
@@ -44,8 +44,6 @@ class LMOBackendsConfig:
     equivalence_envs: int = 8
     # Open-loop rollout length (the result's key says 200).
     open_loop_steps: int = 200
-    # Envs of the GPU throughput figure (run only where torch sees a CUDA GPU).
-    gpu_num_envs: int = 4096
     threads: int = 2
     output: Path = RESULTS / "lmo_backends.json"
     smoke: bool = False
@@ -60,33 +58,11 @@ def _smoke(cfg: LMOBackendsConfig) -> LMOBackendsConfig:
         states=4,
         equivalence_envs=2,
         open_loop_steps=3,
-        gpu_num_envs=8,
     )
 
 
-def _clips() -> dict:
-    from lerobot_wbvla.lmo.procedural import procedural_clips
-
-    return procedural_clips(4, seed=0).stack()
-
-
-def _steps_per_s(env, steps: int, warmup: int, action_std: float) -> float:
-    g = torch.Generator().manual_seed(0)
-    actions = [action_std * torch.randn(env.num_envs, 12, generator=g) for _ in range(warmup + steps)]
-    for a in actions[:warmup]:
-        env.step(a.to(env.device))
-    if env.device.type == "cuda":
-        torch.cuda.synchronize(env.device)
-    t = time.perf_counter()
-    for a in actions[warmup:]:
-        env.step(a.to(env.device))
-    if env.device.type == "cuda":
-        torch.cuda.synchronize(env.device)
-    return env.num_envs * steps / (time.perf_counter() - t)
-
-
 def main(cfg: LMOBackendsConfig) -> dict:
-    from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig, WarpConfig
+    from lerobot_wbvla.lmo.env.config_env import WarpConfig
     from lerobot_wbvla.lmo.env.equivalence import TOLERANCES, one_step_equivalence, open_loop_divergence
     from lerobot_wbvla.lmo.env.warp_vec_env import WarpLMOVecEnv
     from lerobot_wbvla.lmo.env.x2_vec_env import X2LMOVecEnv
@@ -94,37 +70,20 @@ def main(cfg: LMOBackendsConfig) -> dict:
     if cfg.smoke:
         cfg = _smoke(cfg)
     torch.set_num_threads(cfg.threads)
-    clips = _clips()
-    env_cfg = LMOEnvConfig(num_envs=cfg.num_envs, conditioning="command")
+    clips = bench_clips()
+    env_cfg = bench_env_config(cfg.num_envs)
     cpu = X2LMOVecEnv(env_cfg, clips)
-    cpu_sps = _steps_per_s(cpu, cfg.steps, cfg.warmup_steps, cfg.action_std)
+    cpu_sps = env_steps_per_s(cpu, cfg.steps, cfg.warmup_steps, cfg.action_std)
     cpu.close()
     warp = WarpLMOVecEnv(env_cfg, clips, warp=WarpConfig(device="cpu"))
-    warp_sps = _steps_per_s(warp, cfg.steps, cfg.warmup_steps, cfg.action_std)
+    warp_sps = env_steps_per_s(warp, cfg.steps, cfg.warmup_steps, cfg.action_std)
     warp.close()
 
     report = one_step_equivalence(states=cfg.states, num_envs=cfg.equivalence_envs)
     open_loop = open_loop_divergence(steps=cfg.open_loop_steps, num_envs=cfg.equivalence_envs)
 
-    gpu, gpu_message = None, None
-    if torch.cuda.is_available():
-        env = WarpLMOVecEnv(
-            replace(env_cfg, num_envs=cfg.gpu_num_envs), clips, warp=WarpConfig(device="cuda:0")
-        )
-        gpu = {
-            "device": torch.cuda.get_device_name(0),
-            "env_steps_per_s_4096": _steps_per_s(env, cfg.steps, cfg.warmup_steps, cfg.action_std),
-            "num_envs": cfg.gpu_num_envs,
-            "vx_error_0.5": None,
-            "train_minutes": None,
-            "note": "the walking preset's training run is not part of this script yet (issue 11's curriculum)",
-        }
-        env.close()
-    else:
-        gpu_message = (
-            "no CUDA GPU here (torch.cuda.is_available() is False): the GPU figures were not measured"
-        )
-        print(gpu_message)
+    gpu = read_gpu_block(cfg.output)  # bench/lmo_gpu.py's, measured on a GPU: kept as it is
+    gpu_message = None if gpu else "not measured: run bench/lmo_gpu.py on a machine with a CUDA GPU"
 
     result = {
         "cpu_env_steps_per_s": cpu_sps,
@@ -140,7 +99,10 @@ def main(cfg: LMOBackendsConfig) -> dict:
         "machine": machine_description(with_torch=True),
     }
     write_result(
-        cfg.output, result, measures=["lerobot_wbvla/lmo", "lerobot_wbvla/robots/agibot_x2"], smoke=cfg.smoke
+        cfg.output,
+        result,
+        measures=["lerobot_wbvla/lmo", "lerobot_wbvla/robots/agibot_x2", "bench/_lmo_bench.py"],
+        smoke=cfg.smoke,
     )
     return result
 

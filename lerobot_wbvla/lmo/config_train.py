@@ -114,6 +114,8 @@ class ClipsConfig:
 
 @dataclass
 class TrainLMOConfig:
+    # A named configuration (lmo/presets.py: walking_gpu) whose values become the defaults; other flags override.
+    preset: str | None = None
     output_dir: Path = Path("outputs/lmo")
     # Physics backend of the env: cpu (MuJoCo C, one model per env: lmo/env/x2_vec_env.py) | warp (MuJoCo Warp,
     # N worlds batched on one device, the same MDP on torch tensors: lmo/env/warp_vec_env.py; for GPUs).
@@ -140,6 +142,8 @@ class TrainLMOConfig:
     seed: int = 0
     # torch CPU threads.
     threads: int = 2
+    # torch.distributed backend under torchrun (WORLD_SIZE > 1): auto (nccl on GPUs, gloo on CPUs) | nccl | gloo.
+    dist_backend: str = "auto"
     progress: bool = True
     # Write the TorchScript / ONNX export (lmo/export.py) next to the checkpoints at the end.
     export: bool = True
@@ -148,6 +152,13 @@ class TrainLMOConfig:
     def validate(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend={self.backend!r}: choose one of {', '.join(BACKENDS)}")
+        if self.preset is not None:
+            from lerobot_wbvla.lmo.presets import LMO_PRESETS  # presets import this module
+
+            if self.preset not in LMO_PRESETS:
+                raise ValueError(f"preset={self.preset!r}: choose one of {', '.join(LMO_PRESETS)}")
+        if self.dist_backend not in ("auto", "nccl", "gloo"):
+            raise ValueError(f"dist_backend={self.dist_backend!r}: choose auto, nccl or gloo")
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         if self.env.conditioning == "latent" and not self.lam:

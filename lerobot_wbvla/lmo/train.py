@@ -4,6 +4,8 @@
     wbvla-train-lmo --env.conditioning=none ...      # the decoupled baseline (no arm intent)
     wbvla-train-lmo --output_dir=outputs/lmo --resume=true
     wbvla-train-lmo --backend=warp --env.num_envs=4096 ...  # MuJoCo Warp on the GPU (--warp.device=auto|cpu|cuda:i)
+    wbvla-train-lmo --preset=walking_gpu --lam=<LAM>     # the two-stage walking curriculum on one GPU (presets.py)
+    torchrun --nproc_per_node=<GPUs> -m lerobot_wbvla.lmo.train --preset=walking_gpu ...  # one process per GPU
 
 1. The clip library (lmo/clips.py): procedural reach / carry / push clips with a locomotion command schedule, plus
    any recorded agibot_x2 datasets; with `conditioning=latent` every clip gets the frozen LAM's z_t (lmo/latents.py,
@@ -17,6 +19,10 @@
    at the same iteration count.
 3. At the end: the export (lmo/export.py: ONNX + TorchScript + layout.json, in `export/`), a model card, and with
    `--hub.push_to_hub=true` the export, card, config and curves on the Hub.
+
+Curriculum stages (`curriculum.stages`, the walking preset's gait then loco-manipulation): before the first
+iteration of a stage the env is switched to it (`set_stage`) and every env restarts. Under torchrun
+(lmo/distributed.py) every rank trains its own envs and only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -26,14 +32,16 @@ import logging
 import math
 import os
 import shutil
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import draccus
 import numpy as np
 import torch
 
+from lerobot_wbvla.lmo import distributed as D
 from lerobot_wbvla.lmo.config_train import TrainLMOConfig, shrink_actor_output
 from lerobot_wbvla.lmo.curriculum import Curriculum
 
@@ -53,6 +61,10 @@ class TrainLMOResult:
     checkpoint: Path
     export_dir: Path | None
     last_metrics: dict
+    # This process's torchrun rank (0 in a single process) and its RSL-RL runner (for in-process callers: tests of
+    # the all-reduced update, benchmarks).
+    rank: int = 0
+    runner: object = None
 
 
 # ---------------------------------------------------------------------------------------------- clips
@@ -214,23 +226,27 @@ def write_curves(output_dir: Path) -> Path | None:
 
 # ---------------------------------------------------------------------------------------------- training
 def make_env(cfg: TrainLMOConfig, library):
-    """The env of `cfg.backend` (both take the same LMOEnvConfig and run the same MDP terms)."""
+    """The env of `cfg.backend` (both take the same LMOEnvConfig and run the same MDP terms). Under torchrun the
+    env of rank r draws its episodes from seed env.seed + r and (warp) runs on cuda:LOCAL_RANK."""
+    info = D.dist_info()
+    env_cfg = replace(cfg.env, seed=cfg.env.seed + info.rank) if info.enabled else cfg.env
     if cfg.backend == "warp":
         from lerobot_wbvla.lmo.env.warp_vec_env import WarpLMOVecEnv
 
-        return WarpLMOVecEnv(
-            cfg.env, library.stack(), lam=cfg.lam, lam_revision=cfg.lam_revision, warp=cfg.warp
-        )
+        warp = replace(cfg.warp, device=D.warp_device_for(cfg.warp.device, info))
+        return WarpLMOVecEnv(env_cfg, library.stack(), lam=cfg.lam, lam_revision=cfg.lam_revision, warp=warp)
     from lerobot_wbvla.lmo.env.x2_vec_env import X2LMOVecEnv
 
-    return X2LMOVecEnv(cfg.env, library.stack(), lam=cfg.lam, lam_revision=cfg.lam_revision)
+    return X2LMOVecEnv(env_cfg, library.stack(), lam=cfg.lam, lam_revision=cfg.lam_revision)
 
 
 def make_env_and_runner(cfg: TrainLMOConfig, library):
-    from rsl_rl.runners import OnPolicyRunner
-
+    """The env and RSL-RL runner of this process; under torchrun it joins the process group first (nccl/gloo)."""
+    info = D.dist_info()
     env = make_env(cfg, library)
-    runner = OnPolicyRunner(env, cfg.ppo.runner_cfg(), log_dir=None, device=str(env.device))
+    if info.enabled:
+        D.init_process_group(info, env.device, cfg.dist_backend)
+    runner = D.build_runner(env, cfg.ppo.runner_cfg(), str(env.device), info)
     shrink_actor_output(runner.alg.actor, cfg.ppo.actor_output_init_scale)  # a resumed run loads over it
     return env, runner
 
@@ -240,15 +256,19 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
     from tqdm.auto import tqdm
 
     cfg.validate()
+    info = D.dist_info()
+    main_rank = info.is_main  # only rank 0 writes anything
     torch.set_num_threads(cfg.threads)
     resume_from = _prepare_output_dir(cfg)
-    cfg.output_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
+    if main_rank:
+        cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed + info.rank)
+    np.random.seed(cfg.seed + info.rank)
     library = build_clip_library(cfg)
     env, runner = make_env_and_runner(cfg, library)
-    _write_json_atomic(cfg.output_dir / "train_config.json", draccus.encode(cfg))
-    env.layout.save(cfg.output_dir)
+    if main_rank:
+        _write_json_atomic(cfg.output_dir / "train_config.json", draccus.encode(cfg))
+        env.layout.save(cfg.output_dir)
 
     start_it, train_seconds = 0, 0.0
     curriculum = Curriculum(cfg.curriculum)
@@ -259,13 +279,21 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
         if "curriculum" in infos:
             curriculum.load_state_dict(infos["curriculum"])
         logger.info("resumed from %s at iteration %d", resume_from, start_it)
-        _truncate_metrics(cfg.output_dir, start_it)
-    from torch.utils.tensorboard import SummaryWriter
+        if main_rank:
+            _truncate_metrics(cfg.output_dir, start_it)
+    D.broadcast_parameters(runner, info)  # every rank starts from rank 0's parameters
+    writer = None
+    if main_rank:
+        from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(log_dir=str(cfg.output_dir / "tensorboard"), purge_step=start_it)
+        writer = SummaryWriter(log_dir=str(cfg.output_dir / "tensorboard"), purge_step=start_it)
     alg = runner.alg
     alg.train_mode()
-    # The env was built (and its episodes drawn) at full difficulty: start them again at the curriculum's level.
+    # The env was built (and its episodes drawn) at full difficulty: start them again at the curriculum's level
+    # (and stage).
+    stage = curriculum.enter_stage(start_it)
+    if stage is not None:
+        env.set_stage(stage)
     env.set_difficulty(curriculum.level_at(start_it))
     obs = env.reset()
     dt = 1.0 / cfg.env.control_hz
@@ -275,9 +303,23 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
     it = start_it
     checkpoint = resume_from
     last_metrics: dict = {}
-    bar = tqdm(total=cfg.iterations, initial=start_it, desc="LMO PPO", unit="it", disable=not cfg.progress)
+    bar = tqdm(
+        total=cfg.iterations,
+        initial=start_it,
+        desc="LMO PPO",
+        unit="it",
+        disable=not (cfg.progress and main_rank),
+    )
     with bar:
         while it < cfg.iterations and (budget is None or train_seconds < budget):
+            stage = curriculum.enter_stage(it)
+            if stage is not None:  # a new stage: switch the env and restart every episode in it
+                logger.info("curriculum stage %r from iteration %d", stage.name, it)
+                env.set_stage(stage)
+                env.set_difficulty(curriculum.level_at(it))
+                obs = env.reset()
+                tracker.ret.zero_()
+                tracker.length.zero_()
             env.set_difficulty(curriculum.level_at(it))
             t0 = time.perf_counter()
             with torch.inference_mode():
@@ -292,8 +334,11 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
             t2 = time.perf_counter()
             it += 1
             runner.current_learning_iteration = it
-            curriculum.update(sum(tracker.falls), steps_per_it * dt)
-            train_seconds += t2 - t0
+            # one level for all ranks: falls and simulated time summed over them
+            falls, robot_s = D.all_reduce([float(sum(tracker.falls)), steps_per_it * dt], info)
+            curriculum.update(int(falls), robot_s)
+            # the slowest rank's time: every rank takes the same stop decision under a time budget
+            train_seconds += D.all_reduce([t2 - t0], info, op="max")[0]
             metrics = {
                 "iteration": it,
                 "train_minutes": train_seconds / 60.0,
@@ -304,31 +349,47 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
                 "difficulty": env.difficulty,
                 "falls_per_min": 60.0 * sum(tracker.falls) / (steps_per_it * dt),
                 "learning_rate": float(alg.learning_rate),
+                **_stage_metrics(curriculum),
                 **{f"loss/{k}": float(v) for k, v in losses.items()},
                 **tracker.summary(),
             }
             tracker.clear()
             last_metrics = metrics
-            with open(cfg.output_dir / METRICS, "a") as f:
-                f.write(json.dumps(metrics) + "\n")
-            for key, value in metrics.items():
-                if key != "iteration" and isinstance(value, float) and math.isfinite(value):
-                    writer.add_scalar(key if "/" in key else f"train/{key}", value, it)
+            if main_rank:
+                with open(cfg.output_dir / METRICS, "a") as f:
+                    f.write(json.dumps(metrics) + "\n")
+                for key, value in metrics.items():
+                    if key != "iteration" and isinstance(value, float) and math.isfinite(value):
+                        writer.add_scalar(key if "/" in key else f"train/{key}", value, it)
             bar.update(1)
             bar.set_postfix(
                 ret=f"{metrics.get('episode_return', float('nan')):.2f}",
                 fall=f"{metrics.get('fall_rate', float('nan')):.2f}",
                 sps=f"{metrics['env_steps_per_s']:.0f}",
             )
-            if it % cfg.save_every == 0:
+            if it % cfg.save_every == 0 and main_rank:
                 checkpoint = save_checkpoint(
-                    runner, cfg.output_dir, it, train_seconds, {"curriculum": curriculum.state_dict()}
+                    runner,
+                    cfg.output_dir,
+                    it,
+                    train_seconds,
+                    {"curriculum": curriculum.state_dict(), "preset": cfg.preset},
                 )
                 write_curves(cfg.output_dir)
+    if not main_rank:
+        env.close()
+        D.leave_process_group(info)
+        return TrainLMOResult(
+            cfg.output_dir, it, train_seconds / 60.0, None, None, last_metrics, info.rank, runner
+        )
     writer.close()
     if checkpoint is None or it != _checkpoint_iteration(checkpoint):
         checkpoint = save_checkpoint(
-            runner, cfg.output_dir, it, train_seconds, {"curriculum": curriculum.state_dict()}
+            runner,
+            cfg.output_dir,
+            it,
+            train_seconds,
+            {"curriculum": curriculum.state_dict(), "preset": cfg.preset},
         )
     write_curves(cfg.output_dir)
     export_dir = _export(cfg, runner, env, it, train_seconds, last_metrics) if cfg.export else None
@@ -338,7 +399,18 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
 
         push_with_config(export_dir, cfg.hub, card=_card(cfg, env, last_metrics, it))
     env.close()
-    return TrainLMOResult(cfg.output_dir, it, train_seconds / 60.0, checkpoint, export_dir, last_metrics)
+    D.leave_process_group(info)
+    return TrainLMOResult(
+        cfg.output_dir, it, train_seconds / 60.0, checkpoint, export_dir, last_metrics, info.rank, runner
+    )
+
+
+def _stage_metrics(curriculum: Curriculum) -> dict:
+    """The running stage (name and index) for metrics.jsonl, when the curriculum has stages."""
+    if curriculum.stage_index is None:
+        return {}
+    stage = curriculum.cfg.stages[curriculum.stage_index]
+    return {"stage": stage.name, "stage_index": float(curriculum.stage_index)}
 
 
 def _checkpoint_iteration(path: Path) -> int:
@@ -360,6 +432,8 @@ def _export(cfg: TrainLMOConfig, runner, env, it: int, train_seconds: float, met
     from lerobot_wbvla.lmo.export import export_lmo
 
     meta = {
+        "preset": cfg.preset,
+        "curriculum_stages": [draccus.encode(s) for s in cfg.curriculum.stages],
         "backend": cfg.backend,
         "action_scale": cfg.env.action_scale,
         "clip_actions": cfg.env.clip_actions,
@@ -384,6 +458,16 @@ def _card(cfg: TrainLMOConfig, env, metrics: dict, it: int):
     sections = {
         "Observation layout": f"{layout.size} values: {blocks}. Conditioning: `{layout.conditioning}`.",
         "LAM": f"`{cfg.lam}` revision `{cfg.lam_revision}`" if cfg.lam else "none (no latent conditioning)",
+        "Training": (
+            f"Preset: `{cfg.preset or 'none'}`; backend `{cfg.backend}`, {env.num_envs} envs per process."
+        ),
+        "Curriculum stages": "\n".join(
+            f"- {s.name} from iteration {s.start_iteration}: commands {s.commands}, arm motion x{s.arm_motion}, "
+            f"payload x{s.payload}, pushes x{s.push}, z_t {'on' if s.latent else 'off'}"
+            + (f", reward weights {s.reward_weights}" if s.reward_weights else "")
+            for s in cfg.curriculum.stages
+        )
+        or "none (one stage: the clips' commands)",
         "Reward weights": "\n".join(f"- {k}: {v}" for k, v in cfg.env.reward_weights.items()),
         "Domain randomization": "\n".join(f"- {k}: {v}" for k, v in dr.items()),
         "Use": (
@@ -444,7 +528,11 @@ def main() -> None:
 
     # LeRobot's parser reads the config class from the annotation; with postponed annotations it is a string.
     _run.__annotations__["cfg"] = TrainLMOConfig
+    preset_file = None
     try:
+        from lerobot_wbvla.lmo.presets import preset_args
+
+        sys.argv[1:], preset_file = preset_args(sys.argv[1:])  # --preset=NAME: its values become the defaults
         parser.wrap()(_run)()
     except USER_ERRORS as err:  # bad input: one clear line, no traceback
         exit_with_user_error("wbvla-train-lmo", err)
@@ -452,6 +540,9 @@ def main() -> None:
         draccus.utils.ParsingError
     ) as err:  # a config's own check (e.g. __post_init__) failed while parsing
         exit_with_user_error("wbvla-train-lmo", err.__cause__ or err)
+    finally:
+        if preset_file is not None:
+            os.unlink(preset_file)
 
 
 if __name__ == "__main__":

@@ -35,11 +35,14 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
+from lerobot_wbvla.lmo.curriculum import StageConfig
+from lerobot_wbvla.lmo.env import commands as stage_commands
 from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig
 from lerobot_wbvla.lmo.layout import ObservationLayout
 from lerobot_wbvla.lmo.mdp import events
 from lerobot_wbvla.lmo.mdp.actions import delayed_slots, leg_pd_targets
 from lerobot_wbvla.lmo.mdp.observations import (
+    STANCE,
     ProprioHistory,
     build_observation,
     privileged_state,
@@ -96,6 +99,10 @@ class X2LMOVecEnv(VecEnv):
         # Curriculum level in [0, 1] (set_difficulty): scales the disturbances; 1 = the configured ranges.
         self.difficulty = 1.0
         self.rng = np.random.default_rng(cfg.seed)
+        # Curriculum stage (set_stage; None: no stages, the clips' commands). Random commands draw from their own
+        # generator so that the DR draws of self.rng stay what they are without stages.
+        self.stage: StageConfig | None = None
+        self.cmd_rng = np.random.default_rng([cfg.seed, 1])
 
         self._load_clips(clips, cfg)
         latent_dim = self.clip_latent.shape[2] if cfg.conditioning == "latent" else 0
@@ -133,6 +140,8 @@ class X2LMOVecEnv(VecEnv):
         self.strength = np.ones(n)
         self.roughness = np.zeros(n)
         self.latent_noise = np.zeros((n, max(latent_dim, 1)))
+        self.cmd = np.zeros((n, 4))  # random commands of a stage with commands=random
+        self.cmd_until = np.zeros(n)  # episode time of each env's next command draw
         self._alloc_gather(n)
         self.reset()
 
@@ -266,8 +275,10 @@ class X2LMOVecEnv(VecEnv):
         self.action_hist[:, 0] = a
         targets = leg_pd_targets(self.action_hist, cfg.action_scale, self.leg_lo, self.leg_hi)
         arm = self.clip_arm[self.clip_id, self.clip_t]
-        if self.difficulty < 1.0:  # arm motion scaled around the stance pose (the clips' first row)
-            amp = ARM_MOTION_FLOOR + (1.0 - ARM_MOTION_FLOOR) * self.difficulty
+        amp = ARM_MOTION_FLOOR + (1.0 - ARM_MOTION_FLOOR) * self.difficulty
+        if self.stage is not None:
+            amp *= self.stage.arm_motion
+        if amp != 1.0:  # arm motion scaled around the stance pose (the clips' first row)
             arm = self.clip_arm[self.clip_id, 0] + amp * (arm - self.clip_arm[self.clip_id, 0])
         t_now = self.episode_length_buf.numpy() * self.dt
         self._schedule_pushes(t_now)
@@ -287,6 +298,9 @@ class X2LMOVecEnv(VecEnv):
         ended = self.clip_t >= self.clip_len[self.clip_id]
         if ended.any():
             self._next_clip(np.flatnonzero(ended))
+        if self._random_commands():
+            due = np.flatnonzero(self.episode_length_buf.numpy() * self.dt >= self.cmd_until)
+            self._draw_commands(due)
 
         done_ids = np.flatnonzero(done)
         if done_ids.size:
@@ -332,6 +346,8 @@ class X2LMOVecEnv(VecEnv):
         for i in np.flatnonzero(t_now >= self.push_end):
             start = t_now[i] + self.rng.uniform(*dr.push_interval_s)
             lo, hi = self.dr.push_force_n
+            if self.stage is not None:
+                lo, hi = lo * self.stage.push, hi * self.stage.push
             push = events.sample_push(
                 self.rng, lo, lo + self.difficulty * (hi - lo), start, dr.push_duration_s
             )
@@ -386,6 +402,8 @@ class X2LMOVecEnv(VecEnv):
     def _clean_latent(self) -> Array | None:
         if self.clip_latent is None or self.cfg.conditioning != "latent":
             return None
+        if self.stage is not None and not self.stage.latent:  # a stage without z_t: zeros, the layout kept
+            return self._dev(np.zeros((self.num_envs, self.clip_latent.shape[2])))
         return self._dev(self.clip_latent[self.clip_id, self.clip_t])
 
     def _step_state(self, action: Array) -> StepState:
@@ -407,11 +425,13 @@ class X2LMOVecEnv(VecEnv):
 
     def _observe(self) -> TensorDict:
         p = self._proprio()
-        loco = self._dev(self.clip_loco[self.clip_id, self.clip_t])
+        loco = self._dev(self.current_loco())
         xp = namespace(loco)
         clean = self._clean_latent()
-        noisy = None
-        if clean is not None:
+        noisy = clean
+        if clean is not None and (
+            self.stage is None or self.stage.latent
+        ):  # a stage without z_t: exact zeros
             noise = self.rng.standard_normal(tuple(clean.shape)) * self.dr.latent_noise_std
             noisy = clean + self._dev(noise)
         policy = build_observation(self.layout, p, loco, noisy, self.history)
@@ -446,6 +466,44 @@ class X2LMOVecEnv(VecEnv):
         if not 0.0 <= level <= 1.0:
             raise ValueError(f"difficulty must be in [0, 1], got {level}")
         self.difficulty = float(level)
+        if self.stage is not None:
+            self._apply_joint_range()
+
+    def set_stage(self, stage: StageConfig | None) -> None:
+        """Switch to a curriculum stage (lmo/curriculum.py StageConfig; None: no stage). Takes effect at once for
+        the commands (redrawn for every env), arm amplitude, joint ranges, z_t and reward weights; payloads at each
+        env's next reset, pushes at the next push (as set_difficulty)."""
+        if stage is not None:
+            stage.validate()
+        if not hasattr(self, "_leg_full"):
+            self._leg_full = (self.leg_lo.copy(), self.leg_hi.copy())
+        self.stage = stage
+        if stage is None:
+            self.leg_lo, self.leg_hi = (x.copy() for x in self._leg_full)
+            return
+        self._apply_joint_range()
+        if stage.reward_weights:
+            self.rewards = RewardManager(
+                stage.reward_weights,
+                replace(self.cfg.rewards, dt=self.dt),
+                self.num_envs,
+                like=self._array_like(),
+            )
+        self._draw_commands(np.arange(self.num_envs))
+
+    def _apply_joint_range(self) -> None:
+        lo, hi = self._leg_full
+        self.leg_lo, self.leg_hi = stage_commands.joint_range(lo, hi, STANCE, self.stage, self.difficulty)
+
+    def _random_commands(self) -> bool:
+        return self.stage is not None and self.stage.commands == "random"
+
+    def _draw_commands(self, ids: np.ndarray) -> None:
+        """New random commands for envs `ids` (stage I), held for the stage's command_resample_s."""
+        if not self._random_commands() or len(ids) == 0:
+            return
+        self.cmd[ids] = stage_commands.sample_commands(self.cmd_rng, len(ids), self.stage, self.difficulty)
+        self.cmd_until[ids] = self.episode_length_buf.numpy()[ids] * self.dt + self.stage.command_resample_s
 
     def _scaled(self, lo_hi: tuple[float, float], nominal: float | None = None) -> tuple[float, float]:
         """The range at the current difficulty: from `nominal` (default: the low end) out to the configured ends."""
@@ -464,7 +522,10 @@ class X2LMOVecEnv(VecEnv):
         )
         # CoM first: the payload recomputes the model constants (mj_setConst) from the final masses.
         events.randomize_com(m, rng, self.difficulty * dr.com_displacement_m, self.torso, self.nominal)
-        self.payload[i] = events.randomize_payload(m, rng, *self._scaled(dr.payload_kg), d)
+        lo, hi = self._scaled(dr.payload_kg)
+        if self.stage is not None:
+            lo, hi = lo * self.stage.payload, hi * self.stage.payload
+        self.payload[i] = events.randomize_payload(m, rng, lo, hi, d)
         self.strength[i] = events.randomize_motor_strength(
             m, rng, *self._scaled(dr.motor_strength, 1.0), self.leg_act, self.nominal
         )
@@ -495,6 +556,7 @@ class X2LMOVecEnv(VecEnv):
         self.push_end[ids] = 0.0
         self.push_force[ids] = 0.0
         self._next_clip(ids)
+        self._draw_commands(ids)
         self._gather(ids)
         # A fresh episode's IMU and proprioceptive histories hold its first reading (no stale ones, no fake motion).
         self.imu_hist[ix] = self.imu_hist[ix, :1]
@@ -506,7 +568,10 @@ class X2LMOVecEnv(VecEnv):
 
     # ------------------------------------------------------------------ commands
     def current_loco(self) -> np.ndarray:
-        """(N, 4) the locomotion command of this control step (vx, vy, yaw_rate, height)."""
+        """(N, 4) the locomotion command of this control step (vx, vy, yaw_rate, height): a stage's random
+        commands, else the clips' schedule."""
+        if self._random_commands():
+            return self.cmd
         return self.clip_loco[self.clip_id, np.minimum(self.clip_t, self.clip_len[self.clip_id] - 1)]
 
     # ------------------------------------------------------------------ misc
