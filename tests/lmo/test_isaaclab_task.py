@@ -4,7 +4,7 @@ The task lives in its own venv (`scripts/setup_isaaclab.sh` -> .venv-isaaclab: i
 transformers 5.10, outside this project's environment), so this test runs `scripts/isaaclab_smoke.py` there in a
 subprocess: 3 PPO iterations at 16 envs on CPU with Newton physics. It then checks that the task's policy and critic
 observation terms, reward terms (with the article's weights) and termination terms carry the CPU env's names, sizes
-and order. Skipped when .venv-isaaclab is absent (CI's fresh clone: the venv is ~8.6 GB and ~3 min to install, and
+and order. Skipped when .venv-isaaclab is absent (CI's fresh clone: the venv is ~8.7 GB and ~3 min to install, and
 the first run compiles Newton's Warp kernels for ~2-3 min on 2 cores).
 """
 
@@ -31,7 +31,7 @@ pytestmark = [
     pytest.mark.skipif(
         not ISAACLAB_PYTHON.is_file(),
         reason=f"{ISAACLAB_PYTHON.parent.parent} is absent: the Isaac Lab task needs its own venv; create it with "
-        "scripts/setup_isaaclab.sh (~3 min, ~8.6 GB)",
+        "scripts/setup_isaaclab.sh (~3 min, ~8.7 GB)",
     ),
 ]
 
@@ -75,3 +75,11 @@ def test_isaaclab_task_matches_cpu_env_by_name(tmp_path: Path, conditioning: str
     assert cpu["rewards"] == pytest.approx(ARTICLE_WEIGHTS)
     # Terminations: the falls in order, then the time-out.
     assert result["termination_names"] == [*TERMINATION_TERMS, "time_out"]
+    # The physics and the adapters are sane: the untrained policy (small actions around the stance) keeps the
+    # nominal X2 standing on its 4 pads, the IMU reads gravity up, and nothing falls in 3 iterations.
+    check = result["state_check"]
+    assert 0.55 < check["base_height_m"] < 0.75, check
+    assert 7.0 < check["accel_z"] < 12.5, check
+    assert check["pads_in_contact"] >= 3.0, check
+    assert check["falls_per_env_step"] < 0.01, check
+    assert check["reward_terms"]["foot_contact"] == 1.0 and check["reward_terms"]["orientation"] > 0.8, check
