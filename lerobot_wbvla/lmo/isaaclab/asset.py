@@ -83,8 +83,15 @@ def leg_stance() -> dict[str, float]:
     return {mjcf_joint_name(j): float(pose[j]) for j in LEG_JOINTS}
 
 
+def upper_body_stance() -> dict[str, float]:
+    """The arms, waist and head of the twin's standing pose (X2Sim's, which the CPU env's arms start from)."""
+    from lerobot_wbvla.robots.agibot_x2.sim import X2Sim
+
+    return {mjcf_joint_name(j): float(v) for j, v in X2Sim.stance_upper_body().items()}
+
+
 def x2_articulation_cfg(physics_hz: int = 200):
-    """ArticulationCfg of the X2 at `{ENV_REGEX_NS}/Robot`: spawned from the converted MJCF, legs at the stance,
+    """ArticulationCfg of the X2 at `{ENV_REGEX_NS}/Robot`: spawned from the converted MJCF, legs, arms, waist and head at the twin's stance,
     every body joint driven by an implicit PD actuator with the twin's gains and torque limits."""
     import isaaclab.sim as sim_utils
     from isaaclab.actuators import ImplicitActuatorCfg
@@ -100,7 +107,7 @@ def x2_articulation_cfg(physics_hz: int = 200):
         spawn=sim_utils.UsdFileCfg(usd_path=str(robot_usd(physics_hz))),
         init_state=ArticulationCfg.InitialStateCfg(
             pos=(0.0, 0.0, lb.nominal_height() + 0.02),
-            joint_pos={**{n: 0.0 for n in names}, **leg_stance()},
+            joint_pos={**{n: 0.0 for n in names}, **upper_body_stance(), **leg_stance()},
         ),
         actuators={
             "body": ImplicitActuatorCfg(
