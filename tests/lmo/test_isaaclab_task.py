@@ -2,7 +2,7 @@
 
 The task lives in its own venv (`scripts/setup_isaaclab.sh` -> .venv-isaaclab: isaaclab pins mujoco 3.x and
 transformers 5.10, outside this project's environment), so this test runs `scripts/isaaclab_smoke.py` there in a
-subprocess: 3 PPO iterations at 16 envs on CPU with Newton physics. It then checks that the task's policy and critic
+subprocess: 3 PPO iterations at 16 envs on CPU with Newton physics, for the `none` and `command` conditionings. It then checks that the task's policy and critic
 observation terms, reward terms (with the article's weights) and termination terms carry the CPU env's names, sizes
 and order. Skipped when .venv-isaaclab is absent (CI's fresh clone: the venv is ~8.7 GB and ~3 min to install, and
 the first run compiles Newton's Warp kernels for ~2-3 min on 2 cores).
@@ -45,7 +45,7 @@ def _cpu_env_names(conditioning: str) -> dict:
 
 
 @pytest.mark.timeout(1500)
-@pytest.mark.parametrize("conditioning", ["none"])
+@pytest.mark.parametrize("conditioning", ["none", "command"])
 def test_isaaclab_task_matches_cpu_env_by_name(tmp_path: Path, conditioning: str) -> None:
     out = tmp_path / "smoke.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
