@@ -1,0 +1,21 @@
+"""The LMO as an Isaac Lab 3 task (gym id `WBVLA-LMO-X2-v0`), for the separate venv of scripts/setup_isaaclab.sh.
+
+Import this package only inside that venv (isaaclab pins mujoco 3.x and transformers 5.10, outside the project's
+main environment); nothing in the main package imports it. Importing it registers the gym id.
+"""
+
+import gymnasium as gym
+
+TASK_ID = "WBVLA-LMO-X2-v0"
+
+if TASK_ID not in gym.registry:
+    gym.register(
+        id=TASK_ID,
+        entry_point="isaaclab.envs:ManagerBasedRLEnv",
+        disable_env_checker=True,
+        kwargs={
+            "env_cfg_entry_point": f"{__name__}.env_cfg:LMOEnvCfg",
+            "rsl_rl_cfg_entry_point": f"{__name__}.agents:LMOPPORunnerCfg",
+            "default_agent": "rsl_rl",
+        },
+    )

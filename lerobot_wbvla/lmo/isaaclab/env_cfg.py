@@ -1,0 +1,219 @@
+"""The LMO as an Isaac Lab 3 manager-based RL task (gym id `WBVLA-LMO-X2-v0`).
+
+The observation groups, reward terms and termination terms carry the names and the order of the CPU env's
+(`X2LMOVecEnv`): the policy group's terms are `ObservationLayout.blocks`, the critic group adds
+`PRIVILEGED_BLOCKS`, the reward terms are `LMOEnvConfig.reward_weights` (the article's 8 terms and weights) and the
+terminations are `TERMINATION_TERMS` plus the time-out. Names are imported, never retyped, so they cannot drift;
+the term functions are the shared ones (`isaaclab/mdp.py`).
+
+Differences from the CPU env (this task has the MDP's terms, not its whole training setup):
+- conditioning: `none` (the plain locomotion command, default) or `command`; no LAM latents (no arm clips here);
+- the arms, waist and head hold their start pose (no motion clips, no payloads);
+- the locomotion command comes from Isaac Lab's uniform velocity command (vx, vy, yaw rate, height 0);
+- no domain randomization, pushes or action / IMU lags yet; the ground is flat (a local static box);
+- Isaac Lab's reward manager multiplies the weighted sum by the step dt (0.02 s): rewards are the CPU env's x 0.02.
+"""
+
+from __future__ import annotations
+
+import isaaclab.envs.mdp as mdp
+import isaaclab.sim as sim_utils
+from isaaclab.assets import AssetBaseCfg
+from isaaclab.envs import ManagerBasedRLEnvCfg
+from isaaclab.managers import EventTermCfg as EventTerm
+from isaaclab.managers import ObservationGroupCfg as ObsGroup
+from isaaclab.managers import ObservationTermCfg as ObsTerm
+from isaaclab.managers import RewardTermCfg as RewTerm
+from isaaclab.managers import TerminationTermCfg as DoneTerm
+from isaaclab.scene import InteractiveSceneCfg
+from isaaclab.sim import SimulationCfg
+from isaaclab.utils import configclass
+from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg
+
+from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig
+from lerobot_wbvla.lmo.env.x2_vec_env import PRIVILEGED_BLOCKS
+from lerobot_wbvla.lmo.isaaclab import mdp as wmdp
+from lerobot_wbvla.lmo.isaaclab.asset import x2_articulation_cfg
+from lerobot_wbvla.lmo.layout import PROPRIO_BLOCKS, ObservationLayout
+from lerobot_wbvla.lmo.mdp.terminations import TERMINATION_TERMS
+from lerobot_wbvla.robots.agibot_x2.joints import LEG_JOINTS, mjcf_joint_name
+
+# The CPU env's defaults: rates, action scale, episode length, reward weights and parameters, terminations.
+CPU_ENV = LMOEnvConfig(conditioning="none")
+TASK_ID = "WBVLA-LMO-X2-v0"
+# The critic's privileged blocks this task cannot randomize yet report the nominal robot's values.
+NOMINAL_PRIVILEGED = {
+    "payload_kg": (0.0, 0.0),
+    "push_force": (0.0, 0.0, 0.0),
+    "friction": (1.0,),
+    "motor_strength": (1.0,),
+}
+
+
+def policy_terms(conditioning: str) -> dict[str, ObsTerm]:
+    """The policy group's terms in `ObservationLayout(conditioning).blocks` order (no history)."""
+    layout = ObservationLayout(conditioning=conditioning)
+    terms = {name: ObsTerm(func=wmdp.proprio_term, params={"name": name}) for name, _ in PROPRIO_BLOCKS}
+    name, _ = layout.conditioning_block
+    terms[name] = ObsTerm(func=wmdp.conditioning_term, params={"conditioning": conditioning})
+    assert list(terms) == [n for n, _ in layout.blocks]
+    return terms
+
+
+def privileged_terms() -> dict[str, ObsTerm]:
+    """The critic's extra blocks in PRIVILEGED_BLOCKS order."""
+    live = {
+        "arm_joint_pos": ObsTerm(func=wmdp.arm_joint_pos),
+        "base_lin_vel": ObsTerm(func=wmdp.base_lin_vel),
+    }
+    out = {}
+    for name, size in PRIVILEGED_BLOCKS:
+        if name in live:
+            out[name] = live[name]
+        else:
+            values = NOMINAL_PRIVILEGED[name]
+            assert len(values) == size, name
+            out[name] = ObsTerm(func=wmdp.constant, params={"values": values})
+    return out
+
+
+def _group(terms: dict[str, ObsTerm]) -> ObsGroup:
+    group = ObsGroup()
+    group.concatenate_terms = True
+    group.enable_corruption = False
+    for name, term in terms.items():  # the managers read terms in attribute insertion order
+        setattr(group, name, term)
+    return group
+
+
+@configclass
+class LMOSceneCfg(InteractiveSceneCfg):
+    """The X2 on flat ground, all assets local."""
+
+    # A static box whose top face is the floor at z = 0. Not Isaac Lab's terrain importer: its stock ground plane
+    # is a remote USD, and a generated flat mesh has no volume, which MuJoCo (Newton's MJWarp solver) refuses to
+    # compile ("mesh volume is too small").
+    ground = AssetBaseCfg(
+        prim_path="/World/ground",
+        spawn=sim_utils.CuboidCfg(
+            size=(200.0, 200.0, 1.0),
+            collision_props=sim_utils.CollisionPropertiesCfg(),
+            physics_material=sim_utils.RigidBodyMaterialCfg(static_friction=1.0, dynamic_friction=1.0),
+        ),
+        init_state=AssetBaseCfg.InitialStateCfg(pos=(0.0, 0.0, -0.5)),
+    )
+    robot = x2_articulation_cfg(CPU_ENV.physics_hz)
+
+
+@configclass
+class ActionsCfg:
+    # Leg PD targets = stance + action_scale * action (the stance is the articulation's default joint position),
+    # actions clipped to +-clip_actions first: the CPU env's leg_pd_targets (Isaac Lab clips the targets to the
+    # joint limits itself).
+    legs = mdp.JointPositionActionCfg(
+        asset_name="robot",
+        joint_names=[mjcf_joint_name(j) for j in LEG_JOINTS],
+        scale=CPU_ENV.action_scale,
+        use_default_offset=True,
+        preserve_order=True,
+        clip={".*": (-CPU_ENV.clip_actions, CPU_ENV.clip_actions)},
+    )
+
+
+@configclass
+class CommandsCfg:
+    # The locomotion command (vx, vy in the base frame, yaw rate); 20 % of the envs are told to stand.
+    loco = mdp.UniformVelocityCommandCfg(
+        asset_name="robot",
+        resampling_time_range=(5.0, 10.0),
+        rel_standing_envs=0.2,
+        heading_command=False,
+        debug_vis=False,
+        ranges=mdp.UniformVelocityCommandCfg.Ranges(
+            lin_vel_x=(-0.5, 0.5), lin_vel_y=(-0.3, 0.3), ang_vel_z=(-0.5, 0.5)
+        ),
+    )
+
+
+@configclass
+class EventsCfg:
+    reset_base = EventTerm(
+        func=mdp.reset_root_state_uniform,
+        mode="reset",
+        params={"pose_range": {"yaw": (-3.14, 3.14)}, "velocity_range": {}},
+    )
+    reset_joints = EventTerm(
+        func=mdp.reset_joints_by_offset,
+        mode="reset",
+        params={"position_range": (0.0, 0.0), "velocity_range": (0.0, 0.0)},
+    )
+
+
+@configclass
+class LMOEnvCfg(ManagerBasedRLEnvCfg):
+    """The LMO task: the CPU env's MDP (names, order, weights) on Isaac Lab managers with Newton physics."""
+
+    # none (the plain locomotion command) | command (the paper's flags); latent needs the LAM's clips (CPU env).
+    conditioning: str = "none"
+    sim: SimulationCfg = SimulationCfg(
+        dt=1.0 / CPU_ENV.physics_hz,
+        physics=NewtonCfg(
+            solver_cfg=MJWarpSolverCfg(
+                njmax=256, nconmax=64, cone="elliptic", impratio=5.0, integrator="implicitfast"
+            ),
+            use_cuda_graph=False,
+        ),
+    )
+    scene: LMOSceneCfg = LMOSceneCfg(num_envs=64, env_spacing=2.5)
+    actions: ActionsCfg = ActionsCfg()
+    commands: CommandsCfg = CommandsCfg()
+    events: EventsCfg = EventsCfg()
+    observations: object = None
+    rewards: object = None
+    terminations: object = None
+
+    def __post_init__(self) -> None:
+        self.decimation = CPU_ENV.decimation
+        self.episode_length_s = CPU_ENV.episode_s
+        self.sim.render_interval = self.decimation
+        self.observations = lmo_observations(self.conditioning)
+        self.rewards = lmo_rewards(CPU_ENV.reward_weights)
+        self.terminations = lmo_terminations()
+
+
+@configclass
+class _Groups:
+    """Observation groups (filled in insertion order by lmo_observations)."""
+
+
+def lmo_observations(conditioning: str) -> _Groups:
+    groups = _Groups()
+    groups.policy = _group(policy_terms(conditioning))
+    groups.critic = _group({**policy_terms(conditioning), **privileged_terms()})
+    return groups
+
+
+def lmo_rewards(weights: dict[str, float]) -> _Groups:
+    """One RewTerm per weighted term, in the CPU env's RewardManager order, with its weight."""
+    out = _Groups()
+    for name, w in weights.items():
+        if w != 0.0:
+            setattr(
+                out,
+                name,
+                RewTerm(func=wmdp.reward_term, weight=w, params={"name": name, "params": CPU_ENV.rewards}),
+            )
+    return out
+
+
+def lmo_terminations() -> _Groups:
+    """TERMINATION_TERMS (falls) in order, then the time-out (reported apart so PPO bootstraps it)."""
+    out = _Groups()
+    for name in TERMINATION_TERMS:
+        setattr(
+            out,
+            name,
+            DoneTerm(func=wmdp.termination_term, params={"name": name, "params": CPU_ENV.terminations}),
+        )
+    out.time_out = DoneTerm(func=mdp.time_out, time_out=True)
+    return out

@@ -1,0 +1,143 @@
+"""A few PPO iterations of the LMO's Isaac Lab task (WBVLA-LMO-X2-v0) on CPU with Newton physics.
+
+Run in the Isaac Lab venv (scripts/setup_isaaclab.sh), never the project's main one:
+    .venv-isaaclab/bin/python scripts/isaaclab_smoke.py --num_envs 16 --iterations 3 --out outputs/isaaclab_smoke.json
+It writes a short JSON: iterations, env steps/s of the PPO loop (rollout and update), the policy / critic
+observation term names and sizes, the reward and termination term names with their weights, and the timings of
+the setup (MJCF -> USD conversion, scene and Warp kernel compilation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+
+def _count_falls(env) -> None:
+    """Count the episodes ended by a fall (terminations other than the time-out) and the env steps."""
+    manager = env.termination_manager
+    compute = manager.compute
+    env._wbvla_falls, env._wbvla_steps = 0, 0
+
+    def counted(*args, **kwargs):
+        out = compute(*args, **kwargs)
+        env._wbvla_falls += int(manager.terminated.sum())
+        env._wbvla_steps += env.num_envs
+        return out
+
+    manager.compute = counted
+
+
+def _state_check(env) -> dict:
+    """Means over the envs of what the terms see at the end (a standing X2 reads accel z ~ 9.8, 4 pads down, the
+    pelvis at ~0.66 m) and of each reward term's unweighted value: the physics and the adapters are sane."""
+    from lerobot_wbvla.lmo.isaaclab import mdp as wmdp
+    from lerobot_wbvla.lmo.mdp.rewards import REWARD_TERMS, RewardParams
+
+    s = wmdp.step_state(env)
+    return {
+        "base_height_m": round(float(s.base_pos[:, 2].mean()), 3),
+        "accel_z": round(float(s.proprio.accel[:, 2].mean()), 3),
+        "pads_in_contact": round(float(s.contacts.sum(dim=1).mean()), 3),
+        "mean_episode_length": round(float(env.episode_length_buf.float().mean()), 1),
+        "falls_per_env_step": round(env._wbvla_falls / max(env._wbvla_steps, 1), 4),
+        "reward_terms": {n: round(float(f(s, RewardParams()).mean()), 4) for n, f in REWARD_TERMS.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num_envs", type=int, default=16, help="parallel envs (Newton worlds)")
+    parser.add_argument("--iterations", type=int, default=3, help="PPO iterations")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda:0")
+    parser.add_argument(
+        "--conditioning", default="none", choices=("none", "command"), help="observation block"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("outputs/isaaclab_smoke.json"), help="JSON written here"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    import gymnasium as gym
+    import torch
+    from isaaclab.app.sim_launcher import launch_simulation
+
+    import lerobot_wbvla.lmo.isaaclab as task
+    from lerobot_wbvla.lmo.config_train import PPOConfig, shrink_actor_output
+    from lerobot_wbvla.lmo.isaaclab.agents import LMOPPORunnerCfg
+    from lerobot_wbvla.lmo.isaaclab.env_cfg import LMOEnvCfg
+
+    torch.set_num_threads(args.threads)
+    env_cfg = LMOEnvCfg(conditioning=args.conditioning)
+    env_cfg.scene.num_envs = args.num_envs
+    env_cfg.sim.device = args.device
+    agent_cfg = LMOPPORunnerCfg()
+    agent_cfg.device = args.device
+    agent_cfg.max_iterations = args.iterations
+    t_import = time.perf_counter() - t0
+
+    with launch_simulation(env_cfg, {}):
+        from importlib.metadata import version
+
+        from isaaclab_rl.rsl_rl import RslRlVecEnvWrapper, handle_deprecated_rsl_rl_cfg
+        from rsl_rl.runners import OnPolicyRunner
+
+        t1 = time.perf_counter()
+        env = gym.make(task.TASK_ID, cfg=env_cfg)
+        base = env.unwrapped
+        obs_names = {g: list(base.observation_manager.active_terms[g]) for g in ("policy", "critic")}
+        obs_dims = {
+            g: [list(d) for d in base.observation_manager.group_obs_term_dim[g]] for g in ("policy", "critic")
+        }
+        reward_names = list(base.reward_manager.active_terms)
+        weights = {n: base.reward_manager.get_term_cfg(n).weight for n in reward_names}
+        termination_names = list(base.termination_manager.active_terms)
+        agent_cfg = handle_deprecated_rsl_rl_cfg(agent_cfg, version("rsl-rl-lib"))
+        _count_falls(base)
+        wrapped = RslRlVecEnvWrapper(env, clip_actions=agent_cfg.clip_actions)
+        runner = OnPolicyRunner(wrapped, agent_cfg.to_dict(), log_dir=None, device=args.device)
+        shrink_actor_output(runner.alg.actor, PPOConfig().actor_output_init_scale)  # as wbvla-train-lmo does
+        t_env = time.perf_counter() - t1
+
+        t2 = time.perf_counter()
+        # The first iteration is timed apart: Warp compiles its kernels there (cached afterwards).
+        runner.learn(num_learning_iterations=1, init_at_random_ep_len=True)
+        t_first = time.perf_counter() - t2
+        t3 = time.perf_counter()
+        if args.iterations > 1:
+            runner.learn(num_learning_iterations=args.iterations - 1)
+        t_rest = time.perf_counter() - t3
+        steps = (args.iterations - 1) * args.num_envs * agent_cfg.num_steps_per_env
+        state_check = _state_check(base)
+        env.close()
+
+    result = {
+        "task": task.TASK_ID,
+        "device": args.device,
+        "num_envs": args.num_envs,
+        "iterations": args.iterations,
+        "num_steps_per_env": agent_cfg.num_steps_per_env,
+        "env_steps_per_s": (steps / t_rest) if steps else None,
+        "first_iteration_s": round(t_first, 2),
+        "setup_s": {"imports": round(t_import, 2), "env_and_runner": round(t_env, 2)},
+        "observation_names": obs_names,
+        "observation_dims": obs_dims,
+        "reward_names": reward_names,
+        "reward_weights": weights,
+        "termination_names": termination_names,
+        "state_check": state_check,
+        "threads": args.threads,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
