@@ -42,6 +42,15 @@ def _git(repo: Path, *args: str) -> str:
 # stamp dirty nor a result stale.
 NOT_MEASURED = (":(exclude,glob)**/*.md",)
 
+# The LMO's CPU env and trainer: `lerobot_wbvla/lmo` less the other physics backends, which the CPU path never
+# imports (the Isaac Lab task runs in its own venv; the MuJoCo Warp env is imported only for --backend=warp). Their
+# figures are bench/lmo_backends.py's, which measures the whole folder.
+LMO_CPU = [
+    "lerobot_wbvla/lmo",
+    ":(exclude)lerobot_wbvla/lmo/isaaclab",
+    ":(exclude)lerobot_wbvla/lmo/env/warp_vec_env.py",
+]
+
 
 def source_stamp(measures: list[str], repo: Path = REPO) -> dict:
     """Which code a figure was measured on: the git commit, whether the measured paths had uncommitted edits, and

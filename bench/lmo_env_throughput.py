@@ -32,7 +32,7 @@ import draccus
 import mujoco
 import numpy as np
 import torch
-from _results import RESULTS, machine_description, write_result  # bench/_results.py
+from _results import LMO_CPU, RESULTS, machine_description, write_result  # bench/_results.py
 
 
 @dataclass
@@ -172,9 +172,7 @@ def main(cfg: LMOEnvThroughputConfig) -> dict:
         "env": "X2LMOVecEnv, default LMOEnvConfig (domain randomization and terrain on), conditioning=command",
         "machine": machine_description(with_torch=True),
     }
-    write_result(
-        cfg.output, result, measures=["lerobot_wbvla/lmo", "lerobot_wbvla/robots/agibot_x2"], smoke=cfg.smoke
-    )
+    write_result(cfg.output, result, measures=[*LMO_CPU, "lerobot_wbvla/robots/agibot_x2"], smoke=cfg.smoke)
     return result
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import draccus
 import numpy as np
 import torch
-from _results import RESULTS, machine_description, write_result  # bench/_results.py
+from _results import LMO_CPU, RESULTS, machine_description, write_result  # bench/_results.py
 
 
 @dataclass
@@ -104,7 +104,7 @@ def main(cfg: LMOExportConfig) -> dict:
         "cpu": pinned,
         "machine": machine_description(with_torch=True),
     }
-    write_result(cfg.output, out, measures=["lerobot_wbvla/lmo"], smoke=cfg.smoke)
+    write_result(cfg.output, out, measures=LMO_CPU, smoke=cfg.smoke)
     return out
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import draccus
-from _results import REPO, RESULTS, machine_description, write_result  # bench/_results.py
+from _results import LMO_CPU, REPO, RESULTS, machine_description, write_result  # bench/_results.py
 from _stages import BIN, Stages, finish_cli, run_cli, start_cli  # bench/_stages.py
 
 TAG = "lmo_train"
@@ -493,7 +493,7 @@ def main(cfg: LMOTrainBenchConfig) -> dict:
     result["work_dir"] = str(cfg.work_dir)
     result["reused_stages"] = stages.reused
     result["machine"] = machine_description(with_torch=True)
-    write_result(cfg.output, result, measures=["lerobot_wbvla/lmo", "lerobot_wbvla/robots"], smoke=cfg.smoke)
+    write_result(cfg.output, result, measures=[*LMO_CPU, "lerobot_wbvla/robots"], smoke=cfg.smoke)
     _print_table(result, cfg)
     return result
 
