@@ -2,7 +2,7 @@
 by the CPU env's terrain event at the curriculum-scaled roughness (lmo/env/warp_vec_env.py `_terrain_pool`).
 
 Run on warp's CPU device. The kernels compile on first use (~1-2 min on 2 cores, then cached under
-WARP_CACHE_PATH or ~/.cache/warp); warm, this file takes ~1 min on 2 busy cores."""
+WARP_CACHE_PATH or ~/.cache/warp); warm, this file takes 30-80 s on 2 busy cores."""
 
 from __future__ import annotations
 
