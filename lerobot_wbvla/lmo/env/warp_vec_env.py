@@ -204,7 +204,8 @@ class WarpLMOVecEnv(X2LMOVecEnv):
         mw.hfield_ncol = wp.array(np.full(n, m.hfield_ncol[hid]), dtype=int)
         mw.hfield_adr = wp.array(np.arange(n) * cells, dtype=int)
         mw.hfield_data = wp.zeros(n * cells, dtype=float)
-        wp.to_torch(mw.geom_dataid)[:, m.geom("terrain").id] = torch.arange(n, dtype=torch.int32)
+        dataid = wp.to_torch(mw.geom_dataid)
+        dataid[:, m.geom("terrain").id] = torch.arange(n, dtype=dataid.dtype, device=dataid.device)
         return wp.to_torch(mw.hfield_data).view(n, cells)
 
     def _terrain_of(self, m: mujoco.MjModel) -> np.ndarray:
