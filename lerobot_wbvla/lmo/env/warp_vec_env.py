@@ -11,9 +11,22 @@ Domain randomization: each reset draws the env's values with the CPU env's own e
 (`X2LMOVecEnv._randomize`, lmo/mdp/events.py) into one host scratch MjModel and copies the changed fields into
 that world's slice of the batched warp model (`BATCHED_FIELDS`: friction; payload and CoM through the body masses,
 inertias and the constants mj_setConst derives from them; motor strength through the leg actuators' gains, biases
-and force ranges; the gravity feed-forward lives in actuator_biasprm too). What mujoco_warp cannot batch: the
-heightfield (`hfield_data` has no world dimension), so all worlds share one terrain drawn at construction at the
-configured roughness's upper end (`roughness` reports it for every env); with terrain off nothing is lost.
+and force ranges; the gravity feed-forward lives in actuator_biasprm too).
+
+Terrain: one heightfield per world, as on the CPU env. mujoco_warp's `hfield_data` has no world dimension, but
+`geom_dataid` does (its per-world meshes use it; the heightfield collision reads `geom_dataid[world, geom]`), so the
+device model holds a pool of `num_envs` heightfields, each the CPU env's `terrain` field (same size and grid),
+and world i's `terrain` geom points at heightfield i (`_terrain_pool`). A reset draws world i's field with the CPU
+env's `events.randomize_terrain` (through `_randomize`: same rng draws, the curriculum's scaled roughness) into the
+scratch model and copies it into slot i, so `roughness[i]` is the truth and difficulty 0 is flat ground. Chosen
+over the tiled-terrain layout of GPU frameworks (one big heightfield, each robot spawned on its tile): every robot
+stays at the origin on its own field, so no root offset exists that could leak into observations, rewards,
+commands or terminations, no tile border is near a spawn (the field's flat start pad is the CPU env's), and a
+robot walking far sees what it would on the CPU env (the field's edge at 10 m), not a neighbour's tile. The cost is
+memory, num_envs x 201 x 201 float32 (158 KiB per world; 4096 worlds: 662 MB of device memory, none on the host:
+the pool replaces the device model's heightfield arrays after put_model), and host time at a reset (drawing a
+field: ~0.8 ms of CPU per world, as on the CPU env); the collision cost is that of one shared field (only the cells
+under a geom are visited). Nothing but a reset (or `load_state_from`) writes the pool.
 
 On a GPU, warp runs on torch's current CUDA stream, so torch writes (controls, pushes) and warp kernels stay in
 order without host synchronisation; the host waits once per control step (the done flags drive the resets).
@@ -29,7 +42,6 @@ import torch
 
 from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig, WarpConfig
 from lerobot_wbvla.lmo.env.x2_vec_env import STATE, X2LMOVecEnv
-from lerobot_wbvla.lmo.mdp import events
 from lerobot_wbvla.lmo.mdp.actions import delayed_slots
 from lerobot_wbvla.lmo.mdp.xp import Array
 from lerobot_wbvla.robots.agibot_x2 import params as P
@@ -127,16 +139,16 @@ class WarpLMOVecEnv(X2LMOVecEnv):
         # The host model each reset's randomization is drawn into (a copy: the twin's own model stays nominal).
         self.scratch = m = copy.deepcopy(self.twin.model)
         self.scratch_data = mujoco.MjData(m)
-        self.shared_roughness = 0.0
-        if cfg.terrain:  # one heightfield for every world (mujoco_warp has no per-world hfield)
-            top = self.dr.terrain_roughness_m[1]
-            self.shared_roughness = events.randomize_terrain(m, self.rng, top, top)
         self._nominal_fields = {f: getattr(m, f).copy() for f in BATCHED_FIELDS}
         mujoco.mj_setState(m, self.scratch_data, self.init_state, STATE)
         self.scratch_data.ctrl[:] = self.init_ctrl
         mujoco.mj_forward(m, self.scratch_data)
+        batch = {f: n for f in BATCHED_FIELDS}
+        if cfg.terrain:
+            batch["geom_dataid"] = n  # world i's terrain geom -> heightfield i (_terrain_pool)
         with wp.ScopedDevice(self.wp_device):
-            self.mw = mjw.put_model(m, batch_sizes={f: n for f in BATCHED_FIELDS})
+            self.mw = mjw.put_model(m, batch_sizes=batch)
+            self._hfield_t = self._terrain_pool(m) if cfg.terrain else None
             self.dw = mjw.put_data(
                 m, self.scratch_data, nworld=n, njmax=self.warp_cfg.njmax, nconmax=self.warp_cfg.nconmax
             )
@@ -172,6 +184,38 @@ class WarpLMOVecEnv(X2LMOVecEnv):
                 ("leg_vadr", self.leg_vadr),
             )
         }
+
+    def _terrain_pool(self, m: mujoco.MjModel) -> torch.Tensor:
+        """Give the device model one heightfield per world, each shaped like the host model's `terrain` (flat until
+        a reset draws it), and point world i's terrain geom at heightfield i. Returns the pool's elevations as a
+        (num_envs, nrow * ncol) torch view of `hfield_data` (the rows `_reset_physics` writes)."""
+        wp, mw, n = self.wp, self.mw, self.num_envs
+        if m.nhfield != 1:
+            raise ValueError(
+                f"the warp terrain pool expects the twin's one heightfield, the model has {m.nhfield}"
+            )
+        hid = m.hfield("terrain").id
+        cells = int(m.hfield_nrow[hid] * m.hfield_ncol[hid])
+        self._hfield_adr = int(m.hfield_adr[hid])
+        self._hfield_cells = cells
+        mw.nhfield, mw.nhfielddata = n, n * cells
+        mw.hfield_size = wp.array(np.tile(m.hfield_size[hid], (n, 1)), dtype=wp.vec4)
+        mw.hfield_nrow = wp.array(np.full(n, m.hfield_nrow[hid]), dtype=int)
+        mw.hfield_ncol = wp.array(np.full(n, m.hfield_ncol[hid]), dtype=int)
+        mw.hfield_adr = wp.array(np.arange(n) * cells, dtype=int)
+        mw.hfield_data = wp.zeros(n * cells, dtype=float)
+        dataid = wp.to_torch(mw.geom_dataid)
+        dataid[:, m.geom("terrain").id] = torch.arange(n, dtype=dataid.dtype, device=dataid.device)
+        return wp.to_torch(mw.hfield_data).view(n, cells)
+
+    def _terrain_of(self, m: mujoco.MjModel) -> np.ndarray:
+        """The elevations of the `terrain` heightfield of host model `m` (a CPU env's, or the scratch copy)."""
+        return m.hfield_data[self._hfield_adr : self._hfield_adr + self._hfield_cells]
+
+    def _write_terrain(self, ids: np.ndarray, fields: list[np.ndarray]) -> None:
+        """Heightfields of worlds `ids` from host elevations (one (nrow * ncol,) array per id)."""
+        if self._hfield_t is not None and len(fields):
+            self._hfield_t[self._ix(ids)] = torch.as_tensor(np.stack(fields), device=self.device)
 
     def _alloc_gather(self, n: int) -> None:
         z = torch.zeros
@@ -241,16 +285,20 @@ class WarpLMOVecEnv(X2LMOVecEnv):
     # ------------------------------------------------------------------ resets
     def _reset_physics(self, ids: np.ndarray) -> None:
         """Each world's randomization drawn into the scratch model by the CPU env's `_randomize`, copied into the
-        world's slice of the batched model; the state set to the settled standing one; then one forward pass."""
+        world's slice of the batched model (and its field into its heightfield); the state set to the settled
+        standing one; then one forward pass."""
         m, d = self.scratch, self.scratch_data
         rows = {f: [] for f in BATCHED_FIELDS}
+        terrain = []
         for i in ids:
             for f, v in self._nominal_fields.items():
                 getattr(m, f)[:] = v
-            self._randomize(i, m, d, terrain=False)
-            self.roughness[i] = self.shared_roughness
+            self._randomize(i, m, d)  # with the terrain on: world i's field too, in the scratch heightfield
             for f in BATCHED_FIELDS:
                 rows[f].append(getattr(m, f).copy())
+            if self._hfield_t is not None:
+                terrain.append(self._terrain_of(m).copy())
+        self._write_terrain(ids, terrain)
         mujoco.mj_setState(m, d, self.init_state, STATE)
         d.qacc_warmstart[:] = 0.0
         d.ctrl[:] = self.init_ctrl
@@ -288,13 +336,19 @@ class WarpLMOVecEnv(X2LMOVecEnv):
 
     # ------------------------------------------------------------------ equivalence with the CPU env
     def load_state_from(self, cpu: X2LMOVecEnv) -> None:
-        """Make every world the same as the CPU env's env of the same index: its randomized model, its physics
-        state and its bookkeeping (action and IMU histories, lags, clip cursor, pushes, episode step, random
+        """Make every world the same as the CPU env's env of the same index: its randomized model and terrain, its
+        physics state and its bookkeeping (action and IMU histories, lags, clip cursor, pushes, episode step, random
         generator). For equivalence tests: one step of both with the same action must then agree."""
         if cpu.num_envs != self.num_envs:
             raise ValueError(f"the CPU env has {cpu.num_envs} envs, this one {self.num_envs}")
+        if cpu.cfg.terrain != self.cfg.terrain:
+            raise ValueError(
+                f"the CPU env has terrain={cpu.cfg.terrain}, this one terrain={self.cfg.terrain}"
+            )
         ids = np.arange(self.num_envs)
         fields = {f: np.stack([getattr(mi, f) for mi in cpu.models]) for f in BATCHED_FIELDS}
+        if self._hfield_t is not None:
+            self._write_terrain(ids, [self._terrain_of(mi) for mi in cpu.models])
         self._write_worlds(ids, fields, cpu.datas)
         # The forward pass above recomputed the gravity feed-forward from the loaded state; the CPU env's models
         # hold the one of its last step (computed before that step's integration): use theirs.
@@ -322,3 +376,4 @@ class WarpLMOVecEnv(X2LMOVecEnv):
     def close(self) -> None:
         self._t.clear()
         self._model_t.clear()
+        self._hfield_t = None
