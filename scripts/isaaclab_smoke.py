@@ -5,6 +5,15 @@ Run in the Isaac Lab venv (scripts/setup_isaaclab.sh), never the project's main 
 It writes a short JSON: iterations, env steps/s of the PPO loop (rollout and update), the policy / critic
 observation term names and sizes, the reward and termination term names with their weights, and the timings of
 the setup (MJCF -> USD conversion, scene and Warp kernel compilation).
+
+With `--save_dir DIR` it also saves what a training run leaves for the LMO export (lmo/isaaclab/export.py):
+`DIR/model_<iterations>.pt` (RSL-RL's checkpoint) and the task spec `DIR/wbvla_lmo_task.json`, and a reference
+of the trained actor for checking an export against Isaac Lab, `DIR/reference.npz`: `obs` (the policy group's
+observations over a few control steps), `actions` (the actor's deterministic actions on them, in the action term's
+order), `raw` (random actions of +-15, beyond the raw clip and the joint ranges, one control step) and `targets`
+(the joint position targets Isaac Lab then set, in joints.LEG_JOINTS order, read by name; `done` marks the envs
+that step reset). Then:
+    python -m lerobot_wbvla.lmo.isaaclab.export --checkpoint DIR/model_3.pt --out DIR/export
 """
 
 from __future__ import annotations
@@ -48,6 +57,41 @@ def _state_check(env) -> dict:
     }
 
 
+def _save_run(runner, wrapped, agent_cfg, folder: Path, device: str, iterations: int, steps: int = 4) -> None:
+    """The checkpoint, the task spec and the actor's reference (see the module docstring)."""
+    import numpy as np
+    import torch
+
+    from lerobot_wbvla.lmo.isaaclab import mdp as wmdp
+    from lerobot_wbvla.lmo.isaaclab.export import write_task_spec
+
+    folder.mkdir(parents=True, exist_ok=True)
+    runner.save(str(folder / f"model_{iterations}.pt"))
+    write_task_spec(wrapped, agent_cfg, folder)
+    policy = runner.get_inference_policy(device)
+    obs, actions = [], []
+    observation = wrapped.get_observations()
+    for _ in range(steps):
+        with torch.inference_mode():
+            action = policy(observation)
+        obs.append(observation["policy"].cpu().numpy())
+        actions.append(action.cpu().numpy())
+        observation = wrapped.step(action)[0]
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    raw = torch.rand(wrapped.num_envs, wrapped.num_actions, generator=gen) * 30.0 - 15.0
+    done = wrapped.step(raw.to(device))[2]  # a reset env may have its targets reset: the check skips it
+    robot = wrapped.unwrapped.scene["robot"]
+    targets = wmdp._t(robot.data.joint_pos_target)[:, wmdp._index(wrapped.unwrapped).leg]
+    np.savez(
+        folder / "reference.npz",
+        obs=np.concatenate(obs),
+        actions=np.concatenate(actions),
+        raw=raw.numpy(),
+        targets=targets.cpu().numpy(),
+        done=done.cpu().numpy().astype(bool),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num_envs", type=int, default=16, help="parallel envs (Newton worlds)")
@@ -60,6 +104,9 @@ def main() -> None:
         "--out", type=Path, default=Path("outputs/isaaclab_smoke.json"), help="JSON written here"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--save_dir", type=Path, default=None, help="save the checkpoint, task spec and actor reference here"
+    )
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -114,6 +161,8 @@ def main() -> None:
         t_rest = time.perf_counter() - t3
         steps = (args.iterations - 1) * args.num_envs * agent_cfg.num_steps_per_env
         state_check = _state_check(base)
+        if args.save_dir is not None:
+            _save_run(runner, wrapped, agent_cfg, args.save_dir, args.device, args.iterations)
         env.close()
 
     result = {

@@ -37,6 +37,7 @@ from lerobot_wbvla.lmo.isaaclab.asset import x2_articulation_cfg
 from lerobot_wbvla.lmo.layout import PROPRIO_BLOCKS, ObservationLayout
 from lerobot_wbvla.lmo.mdp.terminations import TERMINATION_TERMS
 from lerobot_wbvla.robots.agibot_x2.joints import LEG_JOINTS, mjcf_joint_name
+from lerobot_wbvla.robots.agibot_x2.mjcf import joint_range
 
 # The CPU env's defaults: rates, action scale, episode length, reward weights and parameters, terminations.
 CPU_ENV = LMOEnvConfig(conditioning="none")
@@ -108,15 +109,16 @@ class LMOSceneCfg(InteractiveSceneCfg):
 @configclass
 class ActionsCfg:
     # Leg PD targets = stance + action_scale * action (the stance is the articulation's default joint position),
-    # actions clipped to +-clip_actions first: the CPU env's leg_pd_targets (Isaac Lab clips the targets to the
-    # joint limits itself).
+    # clipped to each joint's range: the CPU env's leg_pd_targets. Isaac Lab's `clip` applies to the processed
+    # action (the targets), so it holds the joint ranges; the raw action's +-clip_actions is clipped by RSL-RL's
+    # env wrapper (agents.py `clip_actions`). preserve_order: the 12 actions are joints.LEG_JOINTS in order.
     legs = mdp.JointPositionActionCfg(
         asset_name="robot",
         joint_names=[mjcf_joint_name(j) for j in LEG_JOINTS],
         scale=CPU_ENV.action_scale,
         use_default_offset=True,
         preserve_order=True,
-        clip={".*": (-CPU_ENV.clip_actions, CPU_ENV.clip_actions)},
+        clip={mjcf_joint_name(j): joint_range(j) for j in LEG_JOINTS},
     )
 
 

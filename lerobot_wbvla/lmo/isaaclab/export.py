@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from lerobot_wbvla.lmo.export import NUM_ACTIONS, ExportError, export_lmo
+from lerobot_wbvla.lmo.isaaclab import TASK_ID
 from lerobot_wbvla.lmo.layout import ObservationLayout
 from lerobot_wbvla.lmo.mdp.observations import STANCE
 from lerobot_wbvla.robots.agibot_x2.joints import LEG_JOINTS, mjcf_joint_name
@@ -70,12 +71,12 @@ def task_spec(env: Any, agent_cfg: Any = None) -> dict[str, Any]:
             f"the task has action terms {base.action_manager.active_terms}; the LMO has one (legs)"
         )
     term = base.action_manager.get_term(base.action_manager.active_terms[0])
-    n = len(term._joint_ids) if not isinstance(term._joint_ids, slice) else robot.num_joints
+    n = int(term._num_joints)
     action_joints = list(term._joint_names)
     clip = getattr(term, "_clip", None)
     spec: dict[str, Any] = {
         "format": TASK_SPEC_FORMAT,
-        "task": getattr(getattr(env, "spec", None), "id", None) or getattr(base.spec, "id", None),
+        "task": getattr(getattr(env, "spec", None), "id", None) or TASK_ID,
         "conditioning": getattr(base.cfg, "conditioning", None),
         "policy_observation": [[name, dim] for name, dim in zip(names, dims, strict=True)],
         "observation_leg_joints": [robot.joint_names[i] for i in wmdp._index(base).leg],
