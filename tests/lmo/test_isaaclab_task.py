@@ -157,3 +157,28 @@ def test_isaaclab_checkpoint_exports_as_the_same_lmo(smoke, tmp_path: Path) -> N
         )
     )
     assert results["perturbation"]["per_policy"]["isaaclab"]["episodes"] == 2
+
+
+@pytest.mark.timeout(1500)
+def test_domain_randomization_events_change_the_sim(tmp_path: Path) -> None:
+    """One PPO iteration with the task's domain randomization (lmo/isaaclab/events.py, actions.py): every
+    randomized quantity, read back from the sim per env, is what the env drew, lies in the CPU env's range
+    (LMOEnvConfig().domain_rand) and differs across envs; a forced push puts the drawn force on the torso; the IMU
+    blocks are delayed; the critic's friction block is the drawn friction."""
+    out = tmp_path / "smoke.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run(
+        [str(ISAACLAB_PYTHON), str(ROOT / "scripts" / "isaaclab_smoke.py"), "--num_envs", "16", "--iterations",
+         "1", "--domain_rand", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1400,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"isaaclab_smoke.py failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    dr = json.loads(out.read_text())["domain_rand"]
+    for name in ("friction", "payload_kg", "motor_strength", "effort_limit_scale", "torso_com_offset_m"):
+        assert dr[name]["matches_drawn"] and dr[name]["in_range"], (name, dr[name])
+        assert dr[name]["std_across_envs"] > 0.01 * (dr[name]["max"] + 1e-9), (name, dr[name])
+    assert dr["action_lag_steps"]["in_range"] and dr["action_lag_steps"]["std_across_envs"] > 0, dr
+    assert dr["imu_delay_terms"] == ["accel", "base_quat", "gyro"]
+    assert dr["push"]["envs"] >= 8 and dr["push"]["max_abs_error_n"] < 1e-3 and dr["push"]["max_force_n"] > 30
+    assert dr["critic_friction_matches"]
