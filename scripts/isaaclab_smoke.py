@@ -65,6 +65,7 @@ def _dr_check(wrapped) -> dict:
     import warp as wp
 
     from lerobot_wbvla.lmo.isaaclab import events
+    from lerobot_wbvla.lmo.isaaclab import mdp as wmdp
 
     base = wrapped.unwrapped
     robot, state = base.scene["robot"], events.dr_state(base)
@@ -106,7 +107,7 @@ def _dr_check(wrapped) -> dict:
     )
     c = base.event_manager.get_term_cfg("torso_com").func
     torso = robot.find_bodies(events.TORSO)[0]
-    shift = (robot.data.body_com_pose_b.torch[:, torso, :2] - c.default[:, torso, :2])[:, 0]
+    shift = (robot.data.body_com_pos_b.torch[:, torso, :2] - c.default[:, torso, :2])[:, 0]
     block("torso_com_offset_m", shift.norm(dim=1), state.com_offset.norm(dim=1), 0.0, dr.com_displacement_m)
     lag = torch.as_tensor(base.action_manager.get_term("legs").lag)
     block("action_lag_steps", lag, lag, *dr.action_lag_steps)
@@ -119,7 +120,9 @@ def _dr_check(wrapped) -> dict:
     state.push_force[:, 0] = torch.linspace(5.0, 45.0, base.num_envs, device=base.device)
     state.push_force[:, 1:] = 0.0
     done = wrapped.step(torch.zeros(base.num_envs, 12, device=base.device))[2].bool()
-    force = wp.to_torch(robot.permanent_wrench_composer.global_force_w)[:, torso[0]]  # world frame, as drawn
+    # The composed force on the torso, in its body frame, rotated back to the world (the push is drawn there).
+    force_b = robot.permanent_wrench_composer.out_force_b.torch[:, torso[0]]
+    force = wmdp._rotate(wmdp._wxyz(robot.data.body_link_quat_w.torch[:, torso[0]]), force_b)
     keep = ~done
     out["push"] = {
         "envs": int(keep.sum()),

@@ -68,7 +68,10 @@ class DelayedJointPositionAction(JointPositionAction):
 
     def reset(self, env_ids=None) -> None:
         super().reset(env_ids)
-        ids = np.arange(self.num_envs) if env_ids is None else np.asarray(torch.as_tensor(env_ids).cpu())
+        if env_ids is None or isinstance(env_ids, slice):
+            ids = np.arange(self.num_envs)[env_ids if env_ids is not None else slice(None)]
+        else:
+            ids = np.asarray(torch.as_tensor(env_ids).cpu())
         lo, hi = self.cfg.lag_steps
         self._lag[ids] = self._rng.integers(lo, hi + 1, size=len(ids))
         rows = torch.as_tensor(ids, device=self.device)

@@ -73,8 +73,10 @@ def dr_state(env: ManagerBasedEnv) -> DRState:
 
 
 def _ids(env: ManagerBasedEnv, env_ids) -> torch.Tensor:
-    if env_ids is None or isinstance(env_ids, slice):
+    if env_ids is None:
         return torch.arange(env.num_envs, device=env.device)
+    if isinstance(env_ids, slice):
+        return torch.arange(env.num_envs, device=env.device)[env_ids]
     return env_ids.to(env.device)
 
 
