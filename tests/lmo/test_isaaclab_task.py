@@ -27,6 +27,8 @@ from lerobot_wbvla.lmo.layout import ObservationLayout
 from lerobot_wbvla.lmo.mdp.rewards import ARTICLE_WEIGHTS, RewardManager
 from lerobot_wbvla.lmo.mdp.terminations import TERMINATION_TERMS
 from lerobot_wbvla.lmo.policy import LMOPolicy
+from lerobot_wbvla.robots.agibot_x2.agibot_x2 import AgibotX2
+from lerobot_wbvla.robots.agibot_x2.config_agibot_x2 import AgibotX2Config
 from lerobot_wbvla.robots.agibot_x2.joints import LEG_JOINTS, mjcf_joint_name
 from lerobot_wbvla.robots.agibot_x2.sim import X2Sim, X2SimConfig
 
@@ -144,6 +146,21 @@ def test_isaaclab_checkpoint_exports_as_the_same_lmo(smoke, tmp_path: Path) -> N
     sim.set_command({"loco.vx": 0.2, "loco.height": 0.6})
     sim.advance(0.5)
     assert np.isfinite(sim.data.qpos).all() and sim.lower_body.nonfinite_ticks == 0
+    # `--robot.lower_body_controller=lmo --robot.lmo_path=<export>`
+    robot = AgibotX2(
+        AgibotX2Config(
+            id="isaaclab_lmo", base_mode="physical", lower_body_controller="lmo", lmo_path=str(out), seed=0
+        )
+    )
+    robot.connect()
+    try:
+        assert isinstance(robot.backend.sim.lower_body, LMOController)
+        state = robot.backend.read_state()
+        for _ in range(3):
+            robot.send_action({k: state.get(k, 0.0) for k in robot.action_features})
+        assert np.isfinite(robot.backend.sim.data.qpos).all()
+    finally:
+        robot.disconnect()
 
     results = evaluate(
         EvalLMOConfig(
