@@ -137,7 +137,7 @@ def test_targets_are_isaaclab_action_term_targets(export):
     meta = json.loads((export / "lmo.json").read_text())
     assert meta["leg_joints"] == list(LEG_JOINTS) and meta["action_scale"] == [0.25] * 12
     assert meta["clip_actions"] == CLIP and meta["conditioning"] == "none"
-    assert meta["training"]["backend"] == "isaaclab" and meta["training"]["iterations"] == 3
+    assert meta["training"]["backend"] == "isaaclab" and meta["training"]["rsl_rl_iter"] == 3
     assert meta["training"]["isaaclab_action_joints"] == spec["action_joints"]
 
 

@@ -320,7 +320,7 @@ def export_isaaclab_checkpoint(
         else scale.tolist(),
         "clip_actions": joints.clip_actions,
         "control_hz": int(spec.get("control_hz", 50)),
-        "iterations": saved.get("iter"),
+        "rsl_rl_iter": saved.get("iter"),  # the runner's counter (OnPolicyRunner.current_learning_iteration)
         "checkpoint": str(checkpoint),
         "isaaclab_observation_leg_joints": spec["observation_leg_joints"],
         "isaaclab_action_joints": spec["action_joints"],
