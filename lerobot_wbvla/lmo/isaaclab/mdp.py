@@ -213,8 +213,3 @@ def termination_term(
 ) -> torch.Tensor:
     """terminations.TERMINATION_TERMS[name] on this step's state."""
     return terminations.TERMINATION_TERMS[name](step_state(env), params)
-
-
-def constant(env: ManagerBasedRLEnv, values: tuple[float, ...]) -> torch.Tensor:
-    """A block of nominal values (privileged blocks whose randomization this task does not run)."""
-    return torch.tensor(values, dtype=torch.float32, device=env.device).expand(env.num_envs, len(values))
