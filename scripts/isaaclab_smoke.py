@@ -5,6 +5,15 @@ Run in the Isaac Lab venv (scripts/setup_isaaclab.sh), never the project's main 
 It writes a short JSON: iterations, env steps/s of the PPO loop (rollout and update), the policy / critic
 observation term names and sizes, the reward and termination term names with their weights, and the timings of
 the setup (MJCF -> USD conversion, scene and Warp kernel compilation).
+
+With `--save_dir DIR` it also saves what a training run leaves for the LMO export (lmo/isaaclab/export.py):
+`DIR/model_<iterations>.pt` (RSL-RL's checkpoint) and the task spec `DIR/wbvla_lmo_task.json`, and a reference
+of the trained actor for checking an export against Isaac Lab, `DIR/reference.npz`: `obs` (the policy group's
+observations over a few control steps), `actions` (the actor's deterministic actions on them, in the action term's
+order), `raw` (random actions of +-15, beyond the raw clip and the joint ranges, one control step) and `targets`
+(the joint position targets Isaac Lab then set, in joints.LEG_JOINTS order, read by name; `done` marks the envs
+that step reset). Then:
+    python -m lerobot_wbvla.lmo.isaaclab.export --checkpoint DIR/model_3.pt --out DIR/export
 """
 
 from __future__ import annotations
@@ -48,6 +57,121 @@ def _state_check(env) -> dict:
     }
 
 
+def _dr_check(wrapped) -> dict:
+    """The domain randomization of the task (events.py) as the sim holds it, per env: each value must match what
+    the env drew (`dr_state`), lie in the CPU env's range and differ across envs. A push is forced in every env and
+    one control step run, after which the torso's external force must be the drawn push."""
+    import torch
+    import warp as wp
+
+    from lerobot_wbvla.lmo.isaaclab import events
+    from lerobot_wbvla.lmo.isaaclab import mdp as wmdp
+
+    base = wrapped.unwrapped
+    robot, state = base.scene["robot"], events.dr_state(base)
+    term = {
+        n: base.event_manager.get_term_cfg(n).func for n in ("foot_friction", "payload", "motor_strength")
+    }
+    out = {}
+
+    def block(name, sim, drawn, lo, hi):
+        sim, drawn = sim.float().cpu(), drawn.float().cpu()
+        out[name] = {
+            "min": round(float(sim.min()), 4),
+            "max": round(float(sim.max()), 4),
+            "std_across_envs": round(float(sim.reshape(len(sim), -1).mean(dim=1).std()), 4),
+            "matches_drawn": bool(torch.allclose(sim, drawn, atol=1e-4)),
+            "in_range": bool(((sim >= lo - 1e-5) & (sim <= hi + 1e-5)).all()),
+        }
+
+    dr = events.DR
+    f = term["foot_friction"]
+    mu = wp.to_torch(f._mu)[:, f._shapes.to(base.device)]
+    block("friction", mu, state.friction[:, None].expand_as(mu), *dr.friction)
+    p = term["payload"]
+    palms = robot.find_bodies(list(events.PALMS), preserve_order=True)[0]
+    added = robot.data.body_mass.torch[:, palms] - p.default_mass.to(base.device)[:, palms]
+    block("payload_kg", added, state.payload_kg, *dr.payload_kg)
+    m = term["motor_strength"]
+    block(
+        "motor_strength",
+        robot.data.joint_stiffness.torch[:, m.legs] / m.kp,
+        state.motor_strength[:, None].expand(-1, 12),
+        *dr.motor_strength,
+    )
+    block(
+        "effort_limit_scale",
+        robot.data.joint_effort_limits.torch[:, m.legs] / m.effort,
+        state.motor_strength[:, None].expand(-1, 12),
+        *dr.motor_strength,
+    )
+    c = base.event_manager.get_term_cfg("torso_com").func
+    torso = robot.find_bodies(events.TORSO)[0]
+    shift = (robot.data.body_com_pos_b.torch[:, torso, :2] - c.default[:, torso, :2])[:, 0]
+    block("torso_com_offset_m", shift.norm(dim=1), state.com_offset.norm(dim=1), 0.0, dr.com_displacement_m)
+    lag = torch.as_tensor(base.action_manager.get_term("legs").lag)
+    block("action_lag_steps", lag, lag, *dr.action_lag_steps)
+    delayed = base.observation_manager._group_obs_term_delay_buffer["policy"]
+    out["imu_delay_terms"] = sorted(delayed)
+    # A push now, in every env: after one control step the torso carries the drawn force.
+    t = base.episode_length_buf.float() * base.step_dt
+    state.push_start[:] = t
+    state.push_end[:] = t + dr.push_duration_s
+    state.push_force[:, 0] = torch.linspace(5.0, 45.0, base.num_envs, device=base.device)
+    state.push_force[:, 1:] = 0.0
+    done = wrapped.step(torch.zeros(base.num_envs, 12, device=base.device))[2].bool()
+    # The composed force on the torso, in its body frame, rotated back to the world (the push is drawn there).
+    force_b = robot.permanent_wrench_composer.out_force_b.torch[:, torso[0]]
+    force = wmdp._rotate(wmdp._wxyz(robot.data.body_link_quat_w.torch[:, torso[0]]), force_b)
+    keep = ~done
+    out["push"] = {
+        "envs": int(keep.sum()),
+        "max_abs_error_n": round(float((force[keep] - state.push_force[keep]).abs().max()), 6),
+        "max_force_n": round(float(force[keep].norm(dim=1).max()), 3),
+    }
+    critic = wrapped.get_observations()["critic"]
+    layout = base.observation_manager.active_terms["critic"]
+    dims = [int(d[0]) for d in base.observation_manager.group_obs_term_dim["critic"]]
+    start = sum(dims[: layout.index("friction")])
+    out["critic_friction_matches"] = bool(torch.allclose(critic[:, start], state.friction, atol=1e-5))
+    return out
+
+
+def _save_run(runner, wrapped, agent_cfg, folder: Path, device: str, iterations: int, steps: int = 4) -> None:
+    """The checkpoint, the task spec and the actor's reference (see the module docstring)."""
+    import numpy as np
+    import torch
+
+    from lerobot_wbvla.lmo.isaaclab import mdp as wmdp
+    from lerobot_wbvla.lmo.isaaclab.export import write_task_spec
+
+    folder.mkdir(parents=True, exist_ok=True)
+    runner.save(str(folder / f"model_{iterations}.pt"))
+    write_task_spec(wrapped, agent_cfg, folder)
+    policy = runner.get_inference_policy(device)
+    obs, actions = [], []
+    observation = wrapped.get_observations()
+    for _ in range(steps):
+        with torch.inference_mode():
+            action = policy(observation)
+        obs.append(observation["policy"].cpu().numpy())
+        actions.append(action.cpu().numpy())
+        observation = wrapped.step(action)[0]
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    raw = torch.rand(wrapped.num_envs, wrapped.num_actions, generator=gen) * 30.0 - 15.0
+    done = wrapped.step(raw.to(device))[2]  # a reset env may have its targets reset: the check skips it
+    robot = wrapped.unwrapped.scene["robot"]
+    targets = wmdp._t(robot.data.joint_pos_target)[:, wmdp._index(wrapped.unwrapped).leg]
+    np.savez(
+        folder / "reference.npz",
+        obs=np.concatenate(obs),
+        actions=np.concatenate(actions),
+        raw=raw.numpy(),
+        targets=targets.cpu().numpy(),
+        done=done.cpu().numpy().astype(bool),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num_envs", type=int, default=16, help="parallel envs (Newton worlds)")
@@ -60,6 +184,14 @@ def main() -> None:
         "--out", type=Path, default=Path("outputs/isaaclab_smoke.json"), help="JSON written here"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--domain_rand",
+        action="store_true",
+        help="train with the task's domain randomization and lags (default: the nominal robot) and report them",
+    )
+    parser.add_argument(
+        "--save_dir", type=Path, default=None, help="save the checkpoint, task spec and actor reference here"
+    )
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -73,7 +205,7 @@ def main() -> None:
     from lerobot_wbvla.lmo.isaaclab.env_cfg import LMOEnvCfg
 
     torch.set_num_threads(args.threads)
-    env_cfg = LMOEnvCfg(conditioning=args.conditioning)
+    env_cfg = LMOEnvCfg(conditioning=args.conditioning, domain_rand=args.domain_rand)
     env_cfg.scene.num_envs = args.num_envs
     env_cfg.sim.device = args.device
     agent_cfg = LMOPPORunnerCfg()
@@ -114,6 +246,9 @@ def main() -> None:
         t_rest = time.perf_counter() - t3
         steps = (args.iterations - 1) * args.num_envs * agent_cfg.num_steps_per_env
         state_check = _state_check(base)
+        dr_check = _dr_check(wrapped) if args.domain_rand else None
+        if args.save_dir is not None:
+            _save_run(runner, wrapped, agent_cfg, args.save_dir, args.device, args.iterations)
         env.close()
 
     result = {
@@ -131,6 +266,7 @@ def main() -> None:
         "reward_weights": weights,
         "termination_names": termination_names,
         "state_check": state_check,
+        "domain_rand": dr_check,
         "threads": args.threads,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }

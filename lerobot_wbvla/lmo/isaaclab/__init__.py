@@ -1,7 +1,9 @@
 """The LMO as an Isaac Lab 3 task (gym id `WBVLA-LMO-X2-v0`), for the separate venv of scripts/setup_isaaclab.sh.
 
-Import this package only inside that venv (isaaclab pins mujoco 3.x and transformers 5.10, outside the project's
-main environment); nothing in the main package imports it. Importing it registers the gym id.
+The task's modules (env_cfg, agents, mdp, events, actions) import isaaclab and run only inside that venv (isaaclab
+pins mujoco 3.x and transformers 5.10, outside the project's main environment); nothing in the main package imports
+them. `export.py` (an Isaac Lab RSL-RL checkpoint -> the LMO export folder) imports no isaaclab and runs in either
+venv. Importing this package registers the gym id (a string entry point: isaaclab is imported only by gym.make).
 """
 
 import gymnasium as gym

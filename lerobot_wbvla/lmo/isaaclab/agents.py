@@ -6,6 +6,7 @@ from isaaclab.utils import configclass
 from isaaclab_rl.rsl_rl import RslRlMLPModelCfg, RslRlOnPolicyRunnerCfg, RslRlPpoAlgorithmCfg
 
 from lerobot_wbvla.lmo.config_train import PPOConfig
+from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig
 
 PPO = PPOConfig()
 
@@ -17,6 +18,9 @@ class LMOPPORunnerCfg(RslRlOnPolicyRunnerCfg):
     save_interval = 50
     experiment_name = "wbvla_lmo_x2"
     obs_groups = {"actor": ["policy"], "critic": ["critic"]}
+    # RSL-RL's env wrapper clips the raw actions to +-clip_actions before the action term scales them (the CPU
+    # env's clip; the action term's own clip is on the targets: env_cfg.ActionsCfg).
+    clip_actions = LMOEnvConfig().clip_actions
     actor = RslRlMLPModelCfg(
         hidden_dims=list(PPO.actor_hidden_dims),
         activation=PPO.activation,

@@ -8,9 +8,11 @@ the term functions are the shared ones (`isaaclab/mdp.py`).
 
 Differences from the CPU env (this task has the MDP's terms, not its whole training setup):
 - conditioning: `none` (the plain locomotion command, default) or `command`; no LAM latents (no arm clips here);
-- the arms, waist and head hold their start pose (no motion clips, no payloads);
+- the arms, waist and head hold their start pose (no motion clips);
 - the locomotion command comes from Isaac Lab's uniform velocity command (vx, vy, yaw rate, height 0);
-- no domain randomization, pushes or action / IMU lags yet; the ground is flat (a local static box);
+- domain randomization (`domain_rand`, on by default as in the CPU env) as Isaac Lab event terms (events.py) at the
+  ranges' full extent (no curriculum level), the action delay in the leg action term (actions.py) and the IMU delay
+  as Isaac Lab's observation delay; no terrain: the ground is flat (a local static box);
 - Isaac Lab's reward manager multiplies the weighted sum by the step dt (0.02 s): rewards are the CPU env's x 0.02.
 """
 
@@ -32,28 +34,32 @@ from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg
 
 from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig
 from lerobot_wbvla.lmo.env.x2_vec_env import PRIVILEGED_BLOCKS
+from lerobot_wbvla.lmo.isaaclab import events as lmo_events
 from lerobot_wbvla.lmo.isaaclab import mdp as wmdp
+from lerobot_wbvla.lmo.isaaclab.actions import DelayedJointPositionActionCfg
 from lerobot_wbvla.lmo.isaaclab.asset import x2_articulation_cfg
 from lerobot_wbvla.lmo.layout import PROPRIO_BLOCKS, ObservationLayout
 from lerobot_wbvla.lmo.mdp.terminations import TERMINATION_TERMS
 from lerobot_wbvla.robots.agibot_x2.joints import LEG_JOINTS, mjcf_joint_name
+from lerobot_wbvla.robots.agibot_x2.mjcf import joint_range
 
 # The CPU env's defaults: rates, action scale, episode length, reward weights and parameters, terminations.
 CPU_ENV = LMOEnvConfig(conditioning="none")
 TASK_ID = "WBVLA-LMO-X2-v0"
-# The critic's privileged blocks this task cannot randomize yet report the nominal robot's values.
-NOMINAL_PRIVILEGED = {
-    "payload_kg": (0.0, 0.0),
-    "push_force": (0.0, 0.0, 0.0),
-    "friction": (1.0,),
-    "motor_strength": (1.0,),
-}
+# IMU delay in control periods (Isaac Lab's observation delay counts recorded samples, one per control step): the
+# CPU env draws 1-10 physics steps and rounds them to whole control periods.
+IMU_DELAY = tuple(round(n / CPU_ENV.decimation) for n in CPU_ENV.domain_rand.imu_lag_steps)
+IMU_BLOCKS = ("base_quat", "gyro", "accel")
 
 
-def policy_terms(conditioning: str) -> dict[str, ObsTerm]:
-    """The policy group's terms in `ObservationLayout(conditioning).blocks` order (no history)."""
+def policy_terms(conditioning: str, imu_delay: tuple[int, int] = (0, 0)) -> dict[str, ObsTerm]:
+    """The policy group's terms in `ObservationLayout(conditioning).blocks` order (no history); the IMU blocks
+    delayed by `imu_delay` control periods (drawn per env and term at reset)."""
     layout = ObservationLayout(conditioning=conditioning)
     terms = {name: ObsTerm(func=wmdp.proprio_term, params={"name": name}) for name, _ in PROPRIO_BLOCKS}
+    if imu_delay[1] > 0:
+        for name in IMU_BLOCKS:
+            terms[name].delay_min_lag, terms[name].delay_max_lag = imu_delay
     name, _ = layout.conditioning_block
     terms[name] = ObsTerm(func=wmdp.conditioning_term, params={"conditioning": conditioning})
     assert list(terms) == [n for n, _ in layout.blocks]
@@ -61,20 +67,18 @@ def policy_terms(conditioning: str) -> dict[str, ObsTerm]:
 
 
 def privileged_terms() -> dict[str, ObsTerm]:
-    """The critic's extra blocks in PRIVILEGED_BLOCKS order."""
-    live = {
+    """The critic's extra blocks in PRIVILEGED_BLOCKS order (the randomized values each env drew: events.py; the
+    nominal robot's without domain randomization)."""
+    terms = {
         "arm_joint_pos": ObsTerm(func=wmdp.arm_joint_pos),
+        "payload_kg": ObsTerm(func=wmdp.dr_block, params={"name": "payload_kg"}),
+        "push_force": ObsTerm(func=wmdp.dr_block, params={"name": "push_force"}),
         "base_lin_vel": ObsTerm(func=wmdp.base_lin_vel),
+        "friction": ObsTerm(func=wmdp.dr_block, params={"name": "friction"}),
+        "motor_strength": ObsTerm(func=wmdp.dr_block, params={"name": "motor_strength"}),
     }
-    out = {}
-    for name, size in PRIVILEGED_BLOCKS:
-        if name in live:
-            out[name] = live[name]
-        else:
-            values = NOMINAL_PRIVILEGED[name]
-            assert len(values) == size, name
-            out[name] = ObsTerm(func=wmdp.constant, params={"values": values})
-    return out
+    assert list(terms) == [name for name, _ in PRIVILEGED_BLOCKS]
+    return terms
 
 
 def _group(terms: dict[str, ObsTerm]) -> ObsGroup:
@@ -108,15 +112,16 @@ class LMOSceneCfg(InteractiveSceneCfg):
 @configclass
 class ActionsCfg:
     # Leg PD targets = stance + action_scale * action (the stance is the articulation's default joint position),
-    # actions clipped to +-clip_actions first: the CPU env's leg_pd_targets (Isaac Lab clips the targets to the
-    # joint limits itself).
-    legs = mdp.JointPositionActionCfg(
+    # clipped to each joint's range: the CPU env's leg_pd_targets. Isaac Lab's `clip` applies to the processed
+    # action (the targets), so it holds the joint ranges; the raw action's +-clip_actions is clipped by RSL-RL's
+    # env wrapper (agents.py `clip_actions`). preserve_order: the 12 actions are joints.LEG_JOINTS in order.
+    legs = DelayedJointPositionActionCfg(
         asset_name="robot",
         joint_names=[mjcf_joint_name(j) for j in LEG_JOINTS],
         scale=CPU_ENV.action_scale,
         use_default_offset=True,
         preserve_order=True,
-        clip={".*": (-CPU_ENV.clip_actions, CPU_ENV.clip_actions)},
+        clip={mjcf_joint_name(j): joint_range(j) for j in LEG_JOINTS},
     )
 
 
@@ -155,6 +160,9 @@ class LMOEnvCfg(ManagerBasedRLEnvCfg):
 
     # none (the plain locomotion command) | command (the paper's flags); latent needs the LAM's clips (CPU env).
     conditioning: str = "none"
+    # The CPU env's domain randomization (events.py: friction, payloads, motor strength, CoM, pushes) and its
+    # action and IMU delays, with the ranges of LMOEnvConfig().domain_rand; False = the nominal robot.
+    domain_rand: bool = True
     sim: SimulationCfg = SimulationCfg(
         dt=1.0 / CPU_ENV.physics_hz,
         physics=NewtonCfg(
@@ -176,7 +184,16 @@ class LMOEnvCfg(ManagerBasedRLEnvCfg):
         self.decimation = CPU_ENV.decimation
         self.episode_length_s = CPU_ENV.episode_s
         self.sim.render_interval = self.decimation
-        self.observations = lmo_observations(self.conditioning)
+        dr = self.domain_rand
+        self.observations = lmo_observations(self.conditioning, IMU_DELAY if dr else (0, 0))
+        self.actions.legs.lag_steps = CPU_ENV.domain_rand.action_lag_steps if dr else (0, 0)
+        if dr:
+            for name, term in lmo_events.event_terms().items():
+                setattr(self.events, name, term)
+            # Newton takes the larger of two shapes' friction: the shared ground gets the range's low end, the
+            # feet the friction each env drew.
+            material = self.scene.ground.spawn.physics_material
+            material.static_friction = material.dynamic_friction = CPU_ENV.domain_rand.friction[0]
         self.rewards = lmo_rewards(CPU_ENV.reward_weights)
         self.terminations = lmo_terminations()
 
@@ -186,10 +203,10 @@ class _Groups:
     """Observation groups (filled in insertion order by lmo_observations)."""
 
 
-def lmo_observations(conditioning: str) -> _Groups:
+def lmo_observations(conditioning: str, imu_delay: tuple[int, int] = (0, 0)) -> _Groups:
     groups = _Groups()
-    groups.policy = _group(policy_terms(conditioning))
-    groups.critic = _group({**policy_terms(conditioning), **privileged_terms()})
+    groups.policy = _group(policy_terms(conditioning, imu_delay))
+    groups.critic = _group({**policy_terms(conditioning, imu_delay), **privileged_terms()})
     return groups
 
 

@@ -159,9 +159,15 @@ def base_lin_vel(env: ManagerBasedRLEnv) -> torch.Tensor:
     return torch.cat([xy, vel[:, 2:3]], dim=1)
 
 
-def constant(env: ManagerBasedRLEnv, values: tuple[float, ...]) -> torch.Tensor:
-    """A block of nominal values (privileged blocks whose randomization this task does not run)."""
-    return torch.tensor(values, dtype=torch.float32, device=env.device).expand(env.num_envs, len(values))
+def dr_block(env: ManagerBasedRLEnv, name: str) -> torch.Tensor:
+    """A privileged block of the domain randomization each env drew (events.py; nominal values without it):
+    payload_kg (2), push_force (3, the force acting now), friction (1), motor_strength (1)."""
+    from lerobot_wbvla.lmo.isaaclab import events
+
+    if name == "push_force":
+        return events.push_force_now(env)
+    value = getattr(events.dr_state(env), name)
+    return value if value.ndim == 2 else value[:, None]
 
 
 # ------------------------------------------------------------------ the step state of rewards and terminations
