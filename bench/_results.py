@@ -42,13 +42,17 @@ def _git(repo: Path, *args: str) -> str:
 # stamp dirty nor a result stale.
 NOT_MEASURED = (":(exclude,glob)**/*.md",)
 
-# The LMO's CPU env and trainer: `lerobot_wbvla/lmo` less the other physics backends, which the CPU path never
-# imports (the Isaac Lab task runs in its own venv; the MuJoCo Warp env is imported only for --backend=warp). Their
-# figures are bench/lmo_backends.py's, which measures the whole folder.
+# The LMO on MuJoCo (the CPU env and the warp env): `lerobot_wbvla/lmo` less the Isaac Lab task, which runs in its
+# own venv and is never imported by the MuJoCo backends.
+LMO_MUJOCO = ["lerobot_wbvla/lmo", ":(exclude)lerobot_wbvla/lmo/isaaclab"]
+# The LMO's CPU env and trainer: LMO_MUJOCO less what the CPU path never imports (the warp env, imported only for
+# --backend=warp; the CPU-vs-warp equivalence check and its synthetic clips). Their figures are
+# bench/lmo_backends.py's.
 LMO_CPU = [
-    "lerobot_wbvla/lmo",
-    ":(exclude)lerobot_wbvla/lmo/isaaclab",
+    *LMO_MUJOCO,
     ":(exclude)lerobot_wbvla/lmo/env/warp_vec_env.py",
+    ":(exclude)lerobot_wbvla/lmo/env/equivalence.py",
+    ":(exclude)lerobot_wbvla/lmo/env/rollout_clips.py",
 ]
 
 

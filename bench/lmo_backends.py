@@ -28,7 +28,7 @@ from pathlib import Path
 import draccus
 import torch
 from _lmo_bench import bench_clips, bench_env_config, env_steps_per_s, read_gpu_block  # bench/_lmo_bench.py
-from _results import RESULTS, machine_description, write_result  # bench/_results.py
+from _results import LMO_MUJOCO, RESULTS, machine_description, write_result  # bench/_results.py
 
 
 @dataclass
@@ -101,7 +101,7 @@ def main(cfg: LMOBackendsConfig) -> dict:
     write_result(
         cfg.output,
         result,
-        measures=["lerobot_wbvla/lmo", "lerobot_wbvla/robots/agibot_x2", "bench/_lmo_bench.py"],
+        measures=[*LMO_MUJOCO, "lerobot_wbvla/robots/agibot_x2", "bench/_lmo_bench.py"],
         smoke=cfg.smoke,
     )
     return result

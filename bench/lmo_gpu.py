@@ -29,14 +29,14 @@ from pathlib import Path
 import draccus
 import torch
 from _lmo_bench import bench_clips, bench_env_config, env_steps_per_s, write_gpu_block  # bench/_lmo_bench.py
-from _results import RESULTS
+from _results import LMO_MUJOCO, RESULTS
 
 NO_GPU = (
     "bench/lmo_gpu.py: no CUDA GPU here (torch.cuda.is_available() is False); it trains on a GPU. Nothing was "
     "written. Run it on a machine with one (or --smoke=true for the CPU smoke run)."
 )
 VX_COMMAND = "forward_0.5"
-MEASURES = ["lerobot_wbvla/lmo", "lerobot_wbvla/robots/agibot_x2", "bench/lmo_gpu.py", "bench/_lmo_bench.py"]
+MEASURES = [*LMO_MUJOCO, "lerobot_wbvla/robots/agibot_x2", "bench/lmo_gpu.py", "bench/_lmo_bench.py"]
 
 
 @dataclass
