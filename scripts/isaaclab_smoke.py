@@ -147,7 +147,8 @@ def _clip_check(wrapped, library: Path, steps: int = 50) -> dict:
     """The arm clips (lmo/isaaclab/commands.py) over `steps` control steps of zero actions: the policy's z_t block
     against the library file's latent at each env's clip and row (read with ClipLibrary, not the player), the arm
     joints against the clip targets the step played (tracking error vs. the targets' distance from where the arms
-    started), the articulation's arm targets against the player's, and how the cursors moved."""
+    started), the articulation's arm targets against the player's, the locomotion command against the clip's
+    schedule, and how the cursors moved."""
     import numpy as np
     import torch
 
@@ -160,7 +161,7 @@ def _clip_check(wrapped, library: Path, steps: int = 50) -> dict:
     names = list(base.observation_manager.active_terms["policy"])
     dims = [int(d[0]) for d in base.observation_manager.group_obs_term_dim["policy"]]
     out: dict = {"num_clips": player.num_clips, "latent_dim": player.latent_dim, "steps": steps}
-    z_err, z_abs, track, still, moved, target_err = [], [], [], [], [], []
+    z_err, z_dev, z_abs, track, still, moved, target_err, loco_err = [], [], [], [], [], [], [], []
     q0 = wmdp._t(robot.data.joint_pos)[:, arm].clone()
     for _ in range(steps):
         t_before, id_before = player.clip_t.clone(), player.clip_id.clone()
@@ -175,21 +176,28 @@ def _clip_check(wrapped, library: Path, steps: int = 50) -> dict:
         moved.append(bool((player.clip_t[same] == t_before[same] + 1).all()))
         held = wmdp._t(robot.data.joint_pos_target)[:, arm]
         target_err.append((held - player.arm_targets()[:, :14]).abs().max().item())
+        ids, t = player.clip_id.cpu().numpy(), player.clip_t.cpu().numpy()
+        row = np.minimum(t, stacked["lengths"][ids] - 1)
+        loco_err.append(
+            float(np.abs(wmdp.loco_command(base).cpu().numpy() - stacked["loco"][ids, row]).max())
+        )
         if "latent" in names:
             start = sum(dims[: names.index("latent")])
             z = obs["policy"][:, start : start + player.latent_dim].cpu().numpy()
-            ids, t = player.clip_id.cpu().numpy(), player.clip_t.cpu().numpy()
-            ref = stacked["latent"][ids, np.minimum(t, stacked["lengths"][ids] - 1)]
+            ref = stacked["latent"][ids, row]
             z_err.append(float(np.abs(z - ref).max()))
+            z_dev.append(z - ref)
             z_abs.append(float(np.abs(z).mean()))
     out["arm_tracking_error_rad"] = round(float(np.mean(track[steps // 2 :])), 4)
     out["arm_target_distance_rad"] = round(float(np.mean(still[steps // 2 :])), 4)
     out["cursor_advances_by_one"] = all(moved)
     out["arm_target_max_error"] = max(target_err)
+    out["loco_max_abs_error"] = max(loco_err)  # the command the terms read vs. the clip's schedule
     out["latent_noise_std"] = player.latent_noise_std
     if z_err:
         out["z_max_abs_error"] = max(z_err)
         out["z_mean_abs"] = round(float(np.mean(z_abs)), 4)
+        out["z_noise_std"] = round(float(np.concatenate(z_dev).std()), 4)  # the policy's latent noise
     return out
 
 

@@ -173,6 +173,7 @@ def test_isaaclab_latent_task_plays_the_clips_and_exports(tmp_path: Path, tiny_l
     assert clips["z_mean_abs"] > 0.3 * np.abs(stacked["latent"]).mean() > 0, clips
     assert clips["z_max_abs_error"] < 1e-6, clips
     assert clips["cursor_advances_by_one"] and clips["arm_target_max_error"] < 1e-6, clips
+    assert clips["loco_max_abs_error"] < 1e-6, clips  # the command is the clip's schedule, as the CPU env's
     # The arms follow the clip: the tracking error is a fraction of how far the targets moved from the start.
     assert clips["arm_target_distance_rad"] > 0.01, clips
     assert clips["arm_tracking_error_rad"] < 0.5 * clips["arm_target_distance_rad"], clips
