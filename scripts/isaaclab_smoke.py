@@ -14,6 +14,12 @@ order), `raw` (random actions of +-15, beyond the raw clip and the joint ranges,
 (the joint position targets Isaac Lab then set, in joints.LEG_JOINTS order, read by name; `done` marks the envs
 that step reset). Then:
     python -m lerobot_wbvla.lmo.isaaclab.export --checkpoint DIR/model_3.pt --out DIR/export
+
+With `--clips LIB` (a clip library folder: `python -m lerobot_wbvla.lmo.isaaclab.clip_library --out LIB
+[--lam=<LAM>]` in the main venv) the arms play the CPU env's clips and `--conditioning latent` is available; the
+JSON's `clips` then reports 50 control steps of zero actions: the policy's z_t block against the library's z at
+each env's clip and row, the arm joints' tracking error against the clip targets they were given, and whether the
+cursors advanced one row per step.
 """
 
 from __future__ import annotations
@@ -137,6 +143,64 @@ def _dr_check(wrapped) -> dict:
     return out
 
 
+def _clip_check(wrapped, library: Path, steps: int = 50) -> dict:
+    """The arm clips (lmo/isaaclab/commands.py) over `steps` control steps of zero actions: the policy's z_t block
+    against the library file's latent at each env's clip and row (read with ClipLibrary, not the player), the arm
+    joints against the clip targets the step played (tracking error vs. the targets' distance from where the arms
+    started), the articulation's arm targets against the player's, the locomotion command against the clip's
+    schedule, and how the cursors moved."""
+    import numpy as np
+    import torch
+
+    from lerobot_wbvla.lmo.clips import ClipLibrary
+    from lerobot_wbvla.lmo.isaaclab import mdp as wmdp
+
+    base = wrapped.unwrapped
+    player, robot, arm = wmdp.clip_player(base), base.scene["robot"], wmdp._index(base).arm
+    stacked = ClipLibrary.load(library).stack()
+    names = list(base.observation_manager.active_terms["policy"])
+    dims = [int(d[0]) for d in base.observation_manager.group_obs_term_dim["policy"]]
+    out: dict = {"num_clips": player.num_clips, "latent_dim": player.latent_dim, "steps": steps}
+    z_err, z_dev, z_abs, track, still, moved, target_err, loco_err = [], [], [], [], [], [], [], []
+    q0 = wmdp._t(robot.data.joint_pos)[:, arm].clone()
+    for _ in range(steps):
+        t_before, id_before = player.clip_t.clone(), player.clip_id.clone()
+        played = player.arm_targets()[:, :14].clone()
+        obs, _, done, _ = wrapped.step(torch.zeros(base.num_envs, 12, device=base.device))
+        keep = ~done.bool()
+        q = wmdp._t(robot.data.joint_pos)[:, arm]
+        track.append((q - played)[keep].abs().mean().item())
+        still.append((q0 - played)[keep].abs().mean().item())
+        q0 = torch.where(keep[:, None], q0, q)  # a reset env starts again from where it stands
+        same = keep & (player.clip_id == id_before)
+        moved.append(bool((player.clip_t[same] == t_before[same] + 1).all()))
+        held = wmdp._t(robot.data.joint_pos_target)[:, arm]
+        target_err.append((held - player.arm_targets()[:, :14]).abs().max().item())
+        ids, t = player.clip_id.cpu().numpy(), player.clip_t.cpu().numpy()
+        row = np.minimum(t, stacked["lengths"][ids] - 1)
+        loco_err.append(
+            float(np.abs(wmdp.loco_command(base).cpu().numpy() - stacked["loco"][ids, row]).max())
+        )
+        if "latent" in names:
+            start = sum(dims[: names.index("latent")])
+            z = obs["policy"][:, start : start + player.latent_dim].cpu().numpy()
+            ref = stacked["latent"][ids, row]
+            z_err.append(float(np.abs(z - ref).max()))
+            z_dev.append(z - ref)
+            z_abs.append(float(np.abs(z).mean()))
+    out["arm_tracking_error_rad"] = round(float(np.mean(track[steps // 2 :])), 4)
+    out["arm_target_distance_rad"] = round(float(np.mean(still[steps // 2 :])), 4)
+    out["cursor_advances_by_one"] = all(moved)
+    out["arm_target_max_error"] = max(target_err)
+    out["loco_max_abs_error"] = max(loco_err)  # the command the terms read vs. the clip's schedule
+    out["latent_noise_std"] = player.latent_noise_std
+    if z_err:
+        out["z_max_abs_error"] = max(z_err)
+        out["z_mean_abs"] = round(float(np.mean(z_abs)), 4)
+        out["z_noise_std"] = round(float(np.concatenate(z_dev).std()), 4)  # the policy's latent noise
+    return out
+
+
 def _save_run(runner, wrapped, agent_cfg, folder: Path, device: str, iterations: int, steps: int = 4) -> None:
     """The checkpoint, the task spec and the actor's reference (see the module docstring)."""
     import numpy as np
@@ -178,7 +242,13 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3, help="PPO iterations")
     parser.add_argument("--device", default="cpu", help="cpu | cuda:0")
     parser.add_argument(
-        "--conditioning", default="none", choices=("none", "command"), help="observation block"
+        "--conditioning", default="none", choices=("none", "command", "latent"), help="observation block"
+    )
+    parser.add_argument(
+        "--clips",
+        type=Path,
+        default=None,
+        help="clip library folder the arms play (python -m lerobot_wbvla.lmo.isaaclab.clip_library); latent needs it",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("outputs/isaaclab_smoke.json"), help="JSON written here"
@@ -205,7 +275,8 @@ def main() -> None:
     from lerobot_wbvla.lmo.isaaclab.env_cfg import LMOEnvCfg
 
     torch.set_num_threads(args.threads)
-    env_cfg = LMOEnvCfg(conditioning=args.conditioning, domain_rand=args.domain_rand)
+    clips = None if args.clips is None else str(args.clips)
+    env_cfg = LMOEnvCfg(conditioning=args.conditioning, domain_rand=args.domain_rand, clips=clips)
     env_cfg.scene.num_envs = args.num_envs
     env_cfg.sim.device = args.device
     agent_cfg = LMOPPORunnerCfg()
@@ -247,6 +318,7 @@ def main() -> None:
         steps = (args.iterations - 1) * args.num_envs * agent_cfg.num_steps_per_env
         state_check = _state_check(base)
         dr_check = _dr_check(wrapped) if args.domain_rand else None
+        clip_check = _clip_check(wrapped, args.clips) if args.clips is not None else None
         if args.save_dir is not None:
             _save_run(runner, wrapped, agent_cfg, args.save_dir, args.device, args.iterations)
         env.close()
@@ -267,6 +339,7 @@ def main() -> None:
         "termination_names": termination_names,
         "state_check": state_check,
         "domain_rand": dr_check,
+        "clips": clip_check,
         "threads": args.threads,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }

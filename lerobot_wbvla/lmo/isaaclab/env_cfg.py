@@ -7,9 +7,10 @@ terminations are `TERMINATION_TERMS` plus the time-out. Names are imported, neve
 the term functions are the shared ones (`isaaclab/mdp.py`).
 
 Differences from the CPU env (this task has the MDP's terms, not its whole training setup):
-- conditioning: `none` (the plain locomotion command, default) or `command`; no LAM latents (no arm clips here);
-- the arms, waist and head hold their start pose (no motion clips);
-- the locomotion command comes from Isaac Lab's uniform velocity command (vx, vy, yaw rate, height 0);
+- the arm clips (`clips`: a ClipLibrary folder, commands.py): the arms play the CPU env's clips, the locomotion
+  command is the clips' schedule and `latent` conditioning reads their z_t; without a library the arms, waist and
+  head hold their start pose, the command is Isaac Lab's uniform velocity command (vx, vy, yaw rate, height 0) and
+  the conditioning is `none` (default) or `command`;
 - domain randomization (`domain_rand`, on by default as in the CPU env) as Isaac Lab event terms (events.py) at the
   ranges' full extent (no curriculum level), the action delay in the leg action term (actions.py) and the IMU delay
   as Isaac Lab's observation delay; no terrain: the ground is flat (a local static box);
@@ -38,6 +39,8 @@ from lerobot_wbvla.lmo.isaaclab import events as lmo_events
 from lerobot_wbvla.lmo.isaaclab import mdp as wmdp
 from lerobot_wbvla.lmo.isaaclab.actions import DelayedJointPositionActionCfg
 from lerobot_wbvla.lmo.isaaclab.asset import x2_articulation_cfg
+from lerobot_wbvla.lmo.isaaclab.clip_player import load_library
+from lerobot_wbvla.lmo.isaaclab.commands import ClipCommandCfg
 from lerobot_wbvla.lmo.layout import PROPRIO_BLOCKS, ObservationLayout
 from lerobot_wbvla.lmo.mdp.terminations import TERMINATION_TERMS
 from lerobot_wbvla.robots.agibot_x2.joints import LEG_JOINTS, mjcf_joint_name
@@ -52,16 +55,20 @@ IMU_DELAY = tuple(round(n / CPU_ENV.decimation) for n in CPU_ENV.domain_rand.imu
 IMU_BLOCKS = ("base_quat", "gyro", "accel")
 
 
-def policy_terms(conditioning: str, imu_delay: tuple[int, int] = (0, 0)) -> dict[str, ObsTerm]:
-    """The policy group's terms in `ObservationLayout(conditioning).blocks` order (no history); the IMU blocks
-    delayed by `imu_delay` control periods (drawn per env and term at reset)."""
-    layout = ObservationLayout(conditioning=conditioning)
+def policy_terms(
+    conditioning: str, imu_delay: tuple[int, int] = (0, 0), latent_dim: int = 0, noisy: bool = True
+) -> dict[str, ObsTerm]:
+    """The policy group's terms in `ObservationLayout(conditioning, latent_dim).blocks` order (no history); the IMU
+    blocks delayed by `imu_delay` control periods (drawn per env and term at reset); z_t with the latent noise when
+    `noisy` (the policy's; the critic's is clean)."""
+    layout = ObservationLayout(conditioning=conditioning, latent_dim=latent_dim)
     terms = {name: ObsTerm(func=wmdp.proprio_term, params={"name": name}) for name, _ in PROPRIO_BLOCKS}
     if imu_delay[1] > 0:
         for name in IMU_BLOCKS:
             terms[name].delay_min_lag, terms[name].delay_max_lag = imu_delay
     name, _ = layout.conditioning_block
-    terms[name] = ObsTerm(func=wmdp.conditioning_term, params={"conditioning": conditioning})
+    params = {"conditioning": conditioning, "noisy": noisy}
+    terms[name] = ObsTerm(func=wmdp.conditioning_term, params=params)
     assert list(terms) == [n for n, _ in layout.blocks]
     return terms
 
@@ -158,8 +165,12 @@ class EventsCfg:
 class LMOEnvCfg(ManagerBasedRLEnvCfg):
     """The LMO task: the CPU env's MDP (names, order, weights) on Isaac Lab managers with Newton physics."""
 
-    # none (the plain locomotion command) | command (the paper's flags); latent needs the LAM's clips (CPU env).
+    # none (the plain locomotion command) | command (the paper's flags) | latent (the clips' z_t: needs `clips` with
+    # latents).
     conditioning: str = "none"
+    # A clip library folder (ClipLibrary.save; python -m lerobot_wbvla.lmo.isaaclab.clip_library): the arms play its
+    # clips and the locomotion command follows their schedule, as in the CPU env. None: still arms, random commands.
+    clips: str | None = None
     # The CPU env's domain randomization (events.py: friction, payloads, motor strength, CoM, pushes) and its
     # action and IMU delays, with the ranges of LMOEnvConfig().domain_rand; False = the nominal robot.
     domain_rand: bool = True
@@ -185,7 +196,8 @@ class LMOEnvCfg(ManagerBasedRLEnvCfg):
         self.episode_length_s = CPU_ENV.episode_s
         self.sim.render_interval = self.decimation
         dr = self.domain_rand
-        self.observations = lmo_observations(self.conditioning, IMU_DELAY if dr else (0, 0))
+        latent_dim = self._setup_clips()
+        self.observations = lmo_observations(self.conditioning, IMU_DELAY if dr else (0, 0), latent_dim)
         self.actions.legs.lag_steps = CPU_ENV.domain_rand.action_lag_steps if dr else (0, 0)
         if dr:
             for name, term in lmo_events.event_terms().items():
@@ -197,16 +209,40 @@ class LMOEnvCfg(ManagerBasedRLEnvCfg):
         self.rewards = lmo_rewards(CPU_ENV.reward_weights)
         self.terminations = lmo_terminations()
 
+    def _setup_clips(self) -> int:
+        """The clip command in place of the velocity command when `clips` is set; returns the layout's latent_dim."""
+        if self.clips is None:
+            if self.conditioning == "latent":
+                raise ValueError(
+                    "conditioning='latent' needs z_t: pass clips=<clip library folder with latents> (python -m "
+                    "lerobot_wbvla.lmo.isaaclab.clip_library --lam=<LAM> --out=<folder>), or use none|command"
+                )
+            return 0
+        library = load_library(str(self.clips))
+        if self.conditioning != "latent":
+            latent_dim = 0
+        elif library.latent_dim is None:
+            raise ValueError(
+                f"conditioning='latent' needs z_t for every clip, and the library '{self.clips}' has none: build "
+                "it with --lam=<LAM> (python -m lerobot_wbvla.lmo.isaaclab.clip_library)"
+            )
+        else:
+            latent_dim = int(library.latent_dim)
+        noise = CPU_ENV.domain_rand.latent_noise_std if self.domain_rand else 0.0
+        self.commands.loco = ClipCommandCfg(library=str(self.clips), latent_noise_std=noise)
+        return latent_dim
+
 
 @configclass
 class _Groups:
     """Observation groups (filled in insertion order by lmo_observations)."""
 
 
-def lmo_observations(conditioning: str, imu_delay: tuple[int, int] = (0, 0)) -> _Groups:
+def lmo_observations(conditioning: str, imu_delay: tuple[int, int] = (0, 0), latent_dim: int = 0) -> _Groups:
     groups = _Groups()
-    groups.policy = _group(policy_terms(conditioning, imu_delay))
-    groups.critic = _group({**policy_terms(conditioning, imu_delay), **privileged_terms()})
+    groups.policy = _group(policy_terms(conditioning, imu_delay, latent_dim, noisy=True))
+    critic = policy_terms(conditioning, imu_delay, latent_dim, noisy=False)
+    groups.critic = _group({**critic, **privileged_terms()})
     return groups
 
 

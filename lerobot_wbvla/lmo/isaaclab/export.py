@@ -90,6 +90,12 @@ def task_spec(env: Any, agent_cfg: Any = None) -> dict[str, Any]:
         "control_hz": round(1.0 / float(base.step_dt)),
         "articulation_joints": list(robot.joint_names),
     }
+    player = wmdp.clip_player(base)
+    if spec["conditioning"] == "latent" and player is not None:
+        info = base.command_manager.get_term("loco").latent_info or {}
+        spec["latent_dim"] = player.latent_dim
+        spec["lam"] = info.get("lam")
+        spec["lam_revision"] = info.get("lam_revision")
     if agent_cfg is not None:
         actor = agent_cfg.actor
         spec["actor"] = {
@@ -274,6 +280,30 @@ def build_actor(state: Mapping[str, Any], obs_size: int, actor_spec: Mapping[str
 
 
 # ---------------------------------------------------------------------------------------------------- conversion
+def _layout(spec: Mapping[str, Any], privileged: Any) -> ObservationLayout:
+    """The LMO layout the task spec's conditioning names (latent: the clips' latent_dim and LAM)."""
+    conditioning = spec.get("conditioning")
+    if conditioning not in ("none", "command", "latent"):
+        raise ExportError(
+            f"the task's conditioning is {conditioning!r}; the Isaac Lab task trains none, command or latent"
+        )
+    if conditioning != "latent":
+        return ObservationLayout(conditioning=conditioning, privileged=privileged)
+    dim = int(spec.get("latent_dim") or 0)
+    if dim <= 0 or not spec.get("lam"):
+        raise ExportError(
+            "the task spec is latent-conditioned but names no latent_dim or LAM: write it with write_task_spec "
+            "from an env built with clips=<library with latents>"
+        )
+    return ObservationLayout(
+        conditioning="latent",
+        latent_dim=dim,
+        lam=spec["lam"],
+        lam_revision=spec.get("lam_revision"),
+        privileged=privileged,
+    )
+
+
 def export_isaaclab_checkpoint(
     checkpoint: str | Path,
     out_dir: str | Path,
@@ -296,12 +326,7 @@ def export_isaaclab_checkpoint(
     if spec is None:
         spec = checkpoint.parent / TASK_SPEC_FILE
     spec = dict(spec) if isinstance(spec, Mapping) else load_task_spec(spec)
-    conditioning = spec.get("conditioning")
-    if conditioning not in ("none", "command"):
-        raise ExportError(
-            f"the task's conditioning is {conditioning!r}; the Isaac Lab task trains none or command"
-        )
-    layout = ObservationLayout(conditioning=conditioning, privileged=PRIVILEGED_BLOCKS)
+    layout = _layout(spec, PRIVILEGED_BLOCKS)
     joints = JointMap(spec, layout)
     # RSL-RL's checkpoint is a pickled dict of state dicts and counters; loaded as OnPolicyRunner.load does.
     saved = torch.load(str(checkpoint), map_location="cpu", weights_only=False)

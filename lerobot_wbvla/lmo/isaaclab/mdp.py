@@ -126,10 +126,27 @@ def proprio(env: ManagerBasedRLEnv) -> Proprio:
     )
 
 
+def clip_player(env: ManagerBasedRLEnv):
+    """The ClipPlayer of the task's clip command (commands.py), or None when the task plays no clips."""
+    return getattr(env.command_manager.get_term("loco"), "player", None)
+
+
 def loco_command(env: ManagerBasedRLEnv) -> torch.Tensor:
-    """(N, 4) the locomotion command vx, vy, yaw_rate and height (0 = nominal) from the velocity command term."""
+    """(N, 4) the locomotion command vx, vy, yaw_rate and height (0 = nominal): the clip's schedule when the task
+    plays clips (the CPU env's `current_loco`), else Isaac Lab's velocity command with height 0."""
     cmd = env.command_manager.get_command("loco")
+    if cmd.shape[1] == 4:
+        return cmd
     return torch.cat([cmd[:, :3], torch.zeros_like(cmd[:, :1])], dim=1)
+
+
+def clip_latent(env: ManagerBasedRLEnv, conditioning: str, noisy: bool = False) -> torch.Tensor | None:
+    """The clip's z_t for latent conditioning (None otherwise, as the CPU env's `_clean_latent`): with the
+    policy's latent noise when `noisy`."""
+    player = clip_player(env)
+    if conditioning != "latent" or player is None:
+        return None
+    return player.noisy_latent() if noisy else player.clean_latent()
 
 
 # ------------------------------------------------------------------ observation terms
@@ -138,11 +155,15 @@ def proprio_term(env: ManagerBasedRLEnv, name: str) -> torch.Tensor:
     return observations.PROPRIO_TERMS[name](proprio(env))
 
 
-def conditioning_term(env: ManagerBasedRLEnv, conditioning: str) -> torch.Tensor:
-    """The conditioning block (command flags or the plain locomotion command; no z_t in this task)."""
-    return observations.conditioning_block(
-        ObservationLayout(conditioning=conditioning), loco_command(env), None
-    )
+def conditioning_term(env: ManagerBasedRLEnv, conditioning: str, noisy: bool = False) -> torch.Tensor:
+    """The conditioning block: the clip's z_t (latent; the policy's with noise, the critic's clean, as the CPU
+    env's), the command flags or the plain locomotion command."""
+    latent = clip_latent(env, conditioning, noisy)
+    if conditioning == "latent" and latent is None:
+        raise ValueError("conditioning='latent' needs the task's clip library with latents (LMOEnvCfg.clips)")
+    dim = 0 if latent is None else int(latent.shape[1])
+    layout = ObservationLayout(conditioning=conditioning, latent_dim=dim)
+    return observations.conditioning_block(layout, loco_command(env), latent)
 
 
 def arm_joint_pos(env: ManagerBasedRLEnv) -> torch.Tensor:
@@ -196,7 +217,7 @@ def step_state(env: ManagerBasedRLEnv) -> StepState:
         action=env.action_manager.action,
         prev_action=env.action_manager.prev_action,
         loco=loco_command(env),
-        latent=None,
+        latent=clip_latent(env, env.cfg.conditioning),
         body_floor_contact=low,
     )
     env._wbvla_state = (key, state)
