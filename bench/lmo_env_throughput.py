@@ -12,8 +12,12 @@ One run, one process:
 - `raw_loop_steps_per_s`: for reference, copies of the env's robots stepped by a bare `mj_step` loop with their
   controls held (standing robots: cheaper contacts than robots that move and fall, so not the same workload), timed
   interleaved with the env;
-- `ppo_env_steps_per_s`: `wbvla-train-lmo`'s loop (rollout + PPO update with the article's settings) in env steps
-  per second of training time.
+- `threaded_env_steps_per_s` and `thread_speedup`: a second env of the same config and seed with
+  `physics_threads=threads` (the env groups stepped on threads), given the same actions in the same reps: its
+  rollout is bit-identical to the one-thread env's (tests/lmo/test_env.py), so the two time exactly the same
+  workload; `thread_speedup` is the median over reps of threaded / one-thread env steps per second;
+- `ppo_env_steps_per_s`: `wbvla-train-lmo`'s loop (rollout + PPO update with the article's settings, the physics on
+  `threads` threads as the CLI runs it) in env steps per second of training time.
 
 Usage: python bench/lmo_env_throughput.py [--num_envs=64] [--reps=6] [--steps_per_rep=50] [--ppo_iterations=4]
 Smoke (the test suite; the figures mean nothing): python bench/lmo_env_throughput.py --smoke=true --output=/tmp/x.json
@@ -98,6 +102,14 @@ def _time_env(env, actions: list[torch.Tensor]) -> tuple[float, float]:
     return total, physics.seconds
 
 
+def _time_threaded(env, actions: list[torch.Tensor]) -> float:
+    """-> seconds of env.step (no physics clock: the wrapped mj_step would count the threads' time twice)."""
+    t = time.perf_counter()
+    for a in actions:
+        env.step(a)
+    return time.perf_counter() - t
+
+
 def _time_raw(models, datas, steps: int, nstep: int) -> float:
     t = time.perf_counter()
     for _ in range(steps):
@@ -116,14 +128,17 @@ def main(cfg: LMOEnvThroughputConfig) -> dict:
     torch.set_num_threads(cfg.threads)
     library = _library(cfg)
     env_cfg = LMOEnvConfig(num_envs=cfg.num_envs, conditioning="command")
-    env = X2LMOVecEnv(env_cfg, library.stack())
+    env = X2LMOVecEnv(replace(env_cfg, physics_threads=1), library.stack())
+    threaded = X2LMOVecEnv(replace(env_cfg, physics_threads=cfg.threads), library.stack())
     g = torch.Generator().manual_seed(0)
     n = cfg.num_envs
 
     def stream(k: int) -> list[torch.Tensor]:
         return [cfg.action_std * torch.randn(n, 12, generator=g) for _ in range(k)]
 
-    _time_env(env, stream(cfg.warmup_steps))
+    warmup = stream(cfg.warmup_steps)
+    _time_env(env, warmup)
+    _time_threaded(threaded, warmup)
     # The raw side: the env's own (randomized) models, new MjData holding the env's robots' current states.
     models = list(env.models)
     datas = []
@@ -140,8 +155,10 @@ def main(cfg: LMOEnvThroughputConfig) -> dict:
 
     per_rep = []
     for rep in range(cfg.reps):
-        e, physics = _time_env(env, stream(cfg.steps_per_rep))
+        actions = stream(cfg.steps_per_rep)
+        e, physics = _time_env(env, actions)
         r = _time_raw(models, datas, cfg.steps_per_rep, env.decimation)
+        t = _time_threaded(threaded, actions)
         steps = n * cfg.steps_per_rep
         per_rep.append(
             {
@@ -149,13 +166,23 @@ def main(cfg: LMOEnvThroughputConfig) -> dict:
                 "env_steps_per_s": steps / e,
                 "raw_steps_per_s": steps / physics,
                 "raw_loop_steps_per_s": steps / r,
+                "threaded_env_steps_per_s": steps / t,
                 "loadavg": os.getloadavg()[0],
             }
         )
     env_sps = statistics.median(x["env_steps_per_s"] for x in per_rep)
     raw_sps = statistics.median(x["raw_steps_per_s"] for x in per_rep)
     ratios = [x["env_steps_per_s"] / x["raw_steps_per_s"] for x in per_rep]
+    speedups = [x["threaded_env_steps_per_s"] / x["env_steps_per_s"] for x in per_rep]
+    same = all(
+        np.array_equal(a.qpos, b.qpos) for a, b in zip(env.datas, threaded.datas, strict=True)
+    )  # the two rollouts must be the same workload
     env.close()
+    threaded.close()
+    if not same:
+        raise RuntimeError(
+            "the threaded env's state differs from the one-thread env's: the speedup is not valid"
+        )
 
     ppo = _ppo(cfg, env_cfg, TrainLMOConfig, library)
     result = {
@@ -164,6 +191,9 @@ def main(cfg: LMOEnvThroughputConfig) -> dict:
         "ratio": statistics.median(ratios),
         "ratio_per_rep": ratios,
         "raw_loop_steps_per_s": statistics.median(x["raw_loop_steps_per_s"] for x in per_rep),
+        "threaded_env_steps_per_s": statistics.median(x["threaded_env_steps_per_s"] for x in per_rep),
+        "thread_speedup": statistics.median(speedups),
+        "physics_threads": cfg.threads,
         "ppo_env_steps_per_s": ppo["env_steps_per_s"],
         "ppo": ppo,
         "num_envs": n,

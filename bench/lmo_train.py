@@ -3,7 +3,9 @@ the X2 up under arm motion, payloads and pushes, and does z_t help against the s
 
 1. LAM (latent conditioning's teacher): `--lam` given, or `wbvla-gen-egovideo` clips -> `wbvla-train-lam` (the CPU
    preset for `lam_minutes`), as bench/vla_eval.py builds its teacher.
-2. Training: `wbvla-train-lmo` for every conditioning (`latent`, `none`, `command`) x seed, each with the same time
+2. Acceptance run (issue 9's first criterion as written): one `latent` run alone on all the threads for
+   `acceptance_minutes` (30), seed = the first of `seeds`, tested in the same perturbation episodes as the rest.
+   Training: `wbvla-train-lmo` for every conditioning (`latent`, `none`, `command`) x seed, each with the same time
    budget (`--max_minutes`), envs, threads and flags; `parallel` runs at once (each with threads // parallel
    threads: the budget is wall time, so runs in parallel get the same share of the machine). Every run's curves,
    metrics and export stay in the work folder.
@@ -23,10 +25,11 @@ Writes bench/results/lmo_train.json:
     {"latent": {"fall_rate", "fall_rate_ci", "com_margin", "com_margin_ci", "seeds", "per_seed"}, "none": {...},
      "command": {...}, "untrained": {"fall_rate", ...}, "pd_stand": {"fall_rate", ...},
      "latent_vs": {"none": {"fall_rate_diff", "fall_rate_diff_ci"}, ...},
+     "acceptance": {"fall_rate", "fall_rate_ci", "meets_goal", "train_minutes", "iterations", "threads", ...},
      "walking": {"vx_error_0.3", "fall_rate", "train_minutes", ...},
      "pick_place_physical": {"stand": {"success", ...}, "lmo": {"success", ...}, "seeds"}, "train_minutes", "settings"}
 
-Usage (the issue's budget, ~5.5 h on 2 cores): python bench/lmo_train.py
+Usage (the issue's budget, ~6 h on 2 cores): python bench/lmo_train.py
 Smoke (the test suite; the figures mean nothing): python bench/lmo_train.py --smoke=true --output=/tmp/x.json
 """
 
@@ -43,6 +46,8 @@ from _stages import BIN, Stages, finish_cli, run_cli, start_cli  # bench/_stages
 
 TAG = "lmo_train"
 CONDITIONINGS = ("latent", "none", "command")
+ACCEPTANCE_LABEL = "acceptance_latent"  # the acceptance run's name in the perturbation eval
+ACCEPTANCE_GOAL = 0.05  # issue 9: fall rate <= 5% over 200 episodes of 10 s
 
 
 @dataclass
@@ -57,6 +62,9 @@ class LMOTrainBenchConfig:
     parallel: int = 1
     # Extra wbvla-train-lmo flags for every run (e.g. "--ppo.entropy_coef=0.001").
     train_flags: list[str] = field(default_factory=list)
+    # Issue 9's first acceptance as written: one latent run alone on all `threads` for this long (0 = skip), then the
+    # same perturbation test.
+    acceptance_minutes: float = 30.0
     # Perturbation test.
     episodes: int = 200
     episode_s: float = 10.0
@@ -84,6 +92,7 @@ def _smoke(cfg: LMOTrainBenchConfig) -> LMOTrainBenchConfig:
     cfg.minutes, cfg.seeds, cfg.num_envs, cfg.threads, cfg.parallel = 0.05, [1], 2, 1, 1
     cfg.eval_clips, cfg.conditionings, cfg.locomotion_episode_s = 2, ["latent", "none"], 1.5
     cfg.episodes, cfg.episode_s, cfg.walking_minutes, cfg.locomotion_episodes = 2, 1.0, 0.05, 1
+    cfg.acceptance_minutes = 0.05
     cfg.pick_place_seeds = 1
     cfg.train_flags = [
         *cfg.train_flags,
@@ -235,11 +244,11 @@ def _lmo_code_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def _evaluate(cfg: LMOTrainBenchConfig, runs: dict[str, dict], folder: Path) -> dict:
-    policies = [f"{name.removeprefix('train_')}={r['export']}" for name, r in runs.items()] + [
-        "pd_stand",
-        "untrained",
-    ]
+def _evaluate(cfg: LMOTrainBenchConfig, runs: dict[str, dict], acceptance: dict | None, folder: Path) -> dict:
+    policies = [f"{name.removeprefix('train_')}={r['export']}" for name, r in runs.items()]
+    if acceptance is not None:
+        policies.append(f"{ACCEPTANCE_LABEL}={acceptance['export']}")
+    policies += ["pd_stand", "untrained"]
     out = folder / "eval"
     run = run_cli(
         TAG,
@@ -261,20 +270,35 @@ def _evaluate(cfg: LMOTrainBenchConfig, runs: dict[str, dict], folder: Path) -> 
     return {"results": str(out / "results.json"), "report": str(out / "results.md"), **run}
 
 
+def _train_alone(cfg: LMOTrainBenchConfig, folder: Path, conditioning: str, minutes: float, lam: str) -> dict:
+    """One run alone on all the threads (the parallel share of _train_args does not apply): torch's and the
+    physics' (wbvla-train-lmo steps the envs' physics on --threads threads)."""
+    args, _ = _train_args(cfg, folder, conditioning, cfg.seeds[0], minutes, lam)
+    args = [a if not a.startswith("--threads=") else f"--threads={cfg.threads}" for a in args]
+    run = run_cli(TAG, args, folder / "train.log", cfg.threads)
+    return {**_run_summary(folder), **run}
+
+
+def _acceptance(cfg: LMOTrainBenchConfig, stages: Stages, lam: str) -> dict | None:
+    """Issue 9's first criterion as written: a latent run of acceptance_minutes alone on the machine's threads."""
+    if cfg.acceptance_minutes <= 0 or "latent" not in cfg.conditionings:
+        return None
+    settings = {**_train_settings(cfg, "latent", cfg.seeds[0], cfg.acceptance_minutes, lam), "alone": True}
+    return stages.run(
+        "train_acceptance",
+        settings,
+        lambda folder: _train_alone(cfg, folder, "latent", cfg.acceptance_minutes, lam),
+    )
+
+
 def _walking(cfg: LMOTrainBenchConfig, stages: Stages, lam: str) -> dict | None:
     if cfg.walking_minutes <= 0:
         return None
     c = cfg.walking_conditioning
-    settings = _train_settings(cfg, c, cfg.seeds[0], cfg.walking_minutes, lam)
-
-    def train(folder: Path) -> dict:
-        args, _ = _train_args(cfg, folder, c, cfg.seeds[0], cfg.walking_minutes, lam)
-        # One run alone: all the threads (the parallel share of _train_args does not apply).
-        args = [a if not a.startswith("--threads=") else f"--threads={cfg.threads}" for a in args]
-        run = run_cli(TAG, args, folder / "train.log", cfg.threads)
-        return {**_run_summary(folder), **run}
-
-    trained = stages.run("train_walking", settings, train)
+    settings = {**_train_settings(cfg, c, cfg.seeds[0], cfg.walking_minutes, lam), "alone": True}
+    trained = stages.run(
+        "train_walking", settings, lambda folder: _train_alone(cfg, folder, c, cfg.walking_minutes, lam)
+    )
 
     def evaluate(folder: Path) -> dict:
         out = folder / "eval"
@@ -402,6 +426,27 @@ def _perturbation_figures(cfg: LMOTrainBenchConfig, runs: dict[str, dict], resul
     return out
 
 
+def _acceptance_figures(cfg: LMOTrainBenchConfig, acceptance: dict, results_path: Path) -> dict:
+    r = json.loads(Path(results_path).read_text())["perturbation"]["per_policy"][ACCEPTANCE_LABEL]
+    return {
+        "fall_rate": r["fall_rate"],
+        "fall_rate_ci": r["fall_rate_ci"],
+        "com_margin": r["com_margin_mean"],
+        "episodes": r["episodes"],
+        "goal_fall_rate": ACCEPTANCE_GOAL,
+        "meets_goal": r["fall_rate"] <= ACCEPTANCE_GOAL,
+        "seed": cfg.seeds[0],
+        "threads": cfg.threads,
+        "train_minutes": acceptance["train_minutes"],
+        "iterations": acceptance["iteration"],
+        "env_steps": acceptance["env_steps"],
+        "max_difficulty": acceptance["max_difficulty"],
+        "final_difficulty": acceptance["difficulty"],
+        "export": acceptance["export"],
+        "curves": acceptance["curves"],
+    }
+
+
 def _array(values: list[float]):
     import numpy as np
 
@@ -452,17 +497,23 @@ def main(cfg: LMOTrainBenchConfig) -> dict:
             {"minutes": cfg.lam_minutes, "clips": cfg.ego_clips, "smoke": cfg.smoke},
             lambda f: _lam(cfg, f),
         )["path"]
+    acceptance = _acceptance(cfg, stages, lam)
     runs = _train_all(cfg, stages, lam)
     eval_settings = {
         "runs": {
             k: _train_settings(cfg, v["conditioning"], v["seed"], cfg.minutes, lam) for k, v in _jobs(cfg)
         },
+        "acceptance": acceptance and acceptance["export"],
+        "acceptance_minutes": cfg.acceptance_minutes,
         "episodes": cfg.episodes,
         "episode_s": cfg.episode_s,
         "eval_clips": cfg.eval_clips,
     }
-    evaluated = stages.run("eval_perturbation", eval_settings, lambda f: _evaluate(cfg, runs, f))
+    evaluated = stages.run("eval_perturbation", eval_settings, lambda f: _evaluate(cfg, runs, acceptance, f))
     result = _perturbation_figures(cfg, runs, Path(evaluated["results"]))
+    result["acceptance"] = (
+        _acceptance_figures(cfg, acceptance, Path(evaluated["results"])) if acceptance else None
+    )
     walking = _walking(cfg, stages, lam)
     result["walking"] = _walking_figures(walking) if walking else None
     result["pick_place_physical"] = None
@@ -484,6 +535,7 @@ def main(cfg: LMOTrainBenchConfig) -> dict:
         "train_flags": cfg.train_flags,
         "episodes": cfg.episodes,
         "episode_s": cfg.episode_s,
+        "acceptance_minutes": cfg.acceptance_minutes,
         "walking_minutes": cfg.walking_minutes,
         "walking_conditioning": cfg.walking_conditioning,
         "lam": lam,
@@ -513,6 +565,13 @@ def _print_table(result: dict, cfg: LMOTrainBenchConfig) -> None:
         r = result[name]
         lo, hi = r["fall_rate_ci"]
         print(f"{name:<10} {r['fall_rate']:>10.3f} {f'[{lo:.3f}, {hi:.3f}]':>17} {r['com_margin']:>15.4f}")
+    a = result.get("acceptance")
+    if a:
+        lo, hi = a["fall_rate_ci"]
+        print(
+            f"acceptance (latent, {a['train_minutes']:.0f} min alone on {a['threads']} threads, {a['iterations']} "
+            f"iterations): fall rate {a['fall_rate']:.3f} [{lo:.3f}, {hi:.3f}], goal <= {ACCEPTANCE_GOAL}"
+        )
     if result.get("walking"):
         w = result["walking"]
         print(f"walking: vx error at 0.3 m/s {w.get('vx_error_0.3')}, fall rate {w['fall_rate']:.3f}")

@@ -1,7 +1,8 @@
 """Arm motion clips the LMO's arms replay during training (issue 9), and the library that holds them.
 
 The LMO learns to keep the legs under a body whose arms move the way a VLA moves them. The training env therefore
-replays arm motion clips: each env picks a clip and a start offset at reset and reads, every 50 Hz policy step,
+replays arm motion clips: each env picks a clip at reset (and the next one when a clip ends), starts it at its first
+row (the standing pose every clip starts from) and reads, every 50 Hz policy step,
 the clip's arm targets, its locomotion command and (once attached, `latents.py`) the frozen LAM's z_t for that
 moment. Two sources feed the library:
 - `procedural_clips`: reach / carry / push motions over each arm joint's full published range, minimum-jerk

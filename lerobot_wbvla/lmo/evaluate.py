@@ -150,7 +150,8 @@ class EvalLMOConfig:
     video_scenarios: list[str] = field(default_factory=lambda: ["perturbation"])
     video_size: tuple[int, int] = (360, 480)
     video_fps: int = 25
-    # torch threads of the untrained actor (small batches: more threads only add synchronisation).
+    # CPU threads: torch's (the untrained actor) and those stepping the envs' physics (env groups on threads; the
+    # episodes and their figures are the same at any count).
     threads: int = 1
     progress: bool = True
 
@@ -408,6 +409,7 @@ class Evaluation:
             domain_rand=sc.domain_rand,
             terrain=cfg.env.terrain,
             seed=cfg.seed,
+            physics_threads=cfg.threads,
         )
         env = SeededLMOVecEnv(env_cfg, library.stack(), lam=lam, lam_revision=lam_revision)
         if layout is not None:

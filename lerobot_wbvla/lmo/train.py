@@ -230,6 +230,8 @@ def make_env(cfg: TrainLMOConfig, library):
     env of rank r draws its episodes from seed env.seed + r and (warp) runs on cuda:LOCAL_RANK."""
     info = D.dist_info()
     env_cfg = replace(cfg.env, seed=cfg.env.seed + info.rank) if info.enabled else cfg.env
+    if env_cfg.physics_threads is None:  # the physics steps while torch waits: the same cores
+        env_cfg = replace(env_cfg, physics_threads=cfg.threads)
     if cfg.backend == "warp":
         from lerobot_wbvla.lmo.env.warp_vec_env import WarpLMOVecEnv
 

@@ -71,6 +71,11 @@ class WarpConfig:
 @dataclass
 class LMOEnvConfig:
     num_envs: int = 64
+    # Threads that step the envs' physics (MuJoCo C backend): the envs are split into this many contiguous groups,
+    # each stepped on its own thread (mj_step releases the GIL). Each env is independent, so the results are the
+    # same at any count. None: wbvla-train-lmo's --threads (torch and the physics never run at the same time);
+    # 1 for an env built elsewhere.
+    physics_threads: int | None = None
     # What the legs know about the rest of the body: latent (z_t, the article) | command (the paper's flags) |
     # none (the decoupled baseline: the plain locomotion command). See lmo/layout.py.
     conditioning: str = "latent"
@@ -101,6 +106,8 @@ class LMOEnvConfig:
             raise ValueError(f"conditioning={self.conditioning!r}: choose one of {', '.join(CONDITIONINGS)}")
         if self.num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
+        if self.physics_threads is not None and self.physics_threads < 1:
+            raise ValueError(f"physics_threads must be >= 1, got {self.physics_threads}")
         if self.physics_hz % self.control_hz:
             raise ValueError(
                 f"physics_hz ({self.physics_hz}) must be a multiple of control_hz ({self.control_hz})"
