@@ -162,9 +162,11 @@ def test_teacher_labels_equal_what_wbvla_lam_label_writes(
     torch.testing.assert_close(z_q, side_z, rtol=0, atol=1e-6)
     assert sidecar.verify(teacher_a, index, frames[:, 0], frames[:, 1]) == 1.0
     assert len({tuple(c) for c in codes.tolist()}) > 1  # not one constant code
-    # A batch of one gives the same label as its row of the batch.
+    # A batch of one gives the same label as its row of the batch: the same codes, and z_q equal up to float
+    # rounding (z_q is the straight-through z + (e - z), and CPU matmul kernels round differently per batch size).
     one_codes, one_z = teacher_a.labels(frames[3:4, 0], frames[3:4, 1])
-    assert torch.equal(one_codes, codes[3:4]) and torch.equal(one_z, z_q[3:4])
+    assert torch.equal(one_codes, codes[3:4])
+    torch.testing.assert_close(one_z, z_q[3:4], rtol=0, atol=1e-6)
 
 
 def test_teacher_reads_any_frame_size_and_refuses_normalised_frames(teacher_a: LAMTeacher) -> None:
