@@ -11,7 +11,7 @@ the X2 up under arm motion, payloads and pushes, and does z_t help against the s
    metrics and export stay in the work folder.
 3. Perturbation test: one `wbvla-eval-lmo` over every export plus `pd_stand` and `untrained`, on the same seeded
    episodes (`episodes` x `episode_s`): held-out procedural reach / carry / push clips over the arms' full range,
-   0-3 kg per hand, 0-60 N pushes, the training randomization of the robot. Per conditioning the seeds' episodes
+   0-3 kg in the hands (one load, random split), 0-60 N pushes, the training randomization of the robot. Per conditioning the seeds' episodes
    are pooled (fall rate with its Wilson interval, CoM margin with its normal interval); `latent` minus each
    baseline with Newcombe intervals.
 4. Walking: one `walking_conditioning` run for `walking_minutes`, then the `locomotion` scenario (constant forward

@@ -135,6 +135,12 @@ class TrainLMOConfig:
     # Curriculum: how far the env's disturbances (payload, pushes, terrain, CoM offset, lags, arm motion amplitude)
     # widen from the nominal robot towards the configured ranges (lmo/curriculum.py).
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    # Start each env's first episode at a random point of its time limit (RSL-RL's init_at_random_ep_len), after
+    # the first reset and after each curriculum stage's reset. Why: with synchronised episodes all envs time out
+    # together (iteration 41 with 20 s episodes) and redraw their randomization at once at the level the curriculum
+    # reached meanwhile; measured on 2 cores, the falls then spiked to ~15 per robot-minute and the level fell back
+    # to 0 in every run. Staggered episodes redraw a few envs each iteration.
+    random_episode_start: bool = True
     # Checkpoint every this many iterations (and at the end, and when the time budget ends).
     save_every: int = 25
     # Continue the run in output_dir from its last checkpoint.

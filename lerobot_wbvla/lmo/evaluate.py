@@ -479,8 +479,8 @@ def _descriptions(cfg: EvalLMOConfig) -> dict[str, str]:
     )
     return {
         "perturbation": (
-            f"{pc.episodes} episodes of {pc.episode_s:g} s: {arms}; payload {list(pc.domain_rand.payload_kg)} kg per "
-            f"hand, pushes {list(pc.domain_rand.push_force_n)} N every {list(pc.domain_rand.push_interval_s)} s "
+            f"{pc.episodes} episodes of {pc.episode_s:g} s: {arms}; payload {list(pc.domain_rand.payload_kg)} kg in the "
+            f"hands ({pc.domain_rand.payload_split} split), pushes {list(pc.domain_rand.push_force_n)} N every {list(pc.domain_rand.push_interval_s)} s "
             f"for {pc.domain_rand.push_duration_s} s; the rest of the training randomization "
             f"{'on' if pc.domain_rand.enabled else 'off'}."
         ),

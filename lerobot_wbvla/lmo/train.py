@@ -297,7 +297,7 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
     if stage is not None:
         env.set_stage(stage)
     env.set_difficulty(curriculum.level_at(start_it))
-    obs = env.reset()
+    obs = _start_episodes(env, cfg, start_it)
     dt = 1.0 / cfg.env.control_hz
     tracker = EpisodeTracker(env.num_envs, dt)
     steps_per_it = env.num_envs * cfg.ppo.num_steps_per_env
@@ -319,7 +319,7 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
                 logger.info("curriculum stage %r from iteration %d", stage.name, it)
                 env.set_stage(stage)
                 env.set_difficulty(curriculum.level_at(it))
-                obs = env.reset()
+                obs = _start_episodes(env, cfg, it)
                 tracker.ret.zero_()
                 tracker.length.zero_()
             env.set_difficulty(curriculum.level_at(it))
@@ -405,6 +405,20 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
     return TrainLMOResult(
         cfg.output_dir, it, train_seconds / 60.0, checkpoint, export_dir, last_metrics, info.rank, runner
     )
+
+
+def _start_episodes(env, cfg: TrainLMOConfig, iteration: int) -> dict:
+    """Reset every env and, with `random_episode_start`, move each episode's clock to a random step of its time
+    limit (seeded by the run's seed and `iteration`), so the envs time out, and redraw their randomization, one
+    by one rather than all at once. The arm clips keep their own clock, so no arm jumps mid-motion."""
+    obs = env.reset()
+    if cfg.random_episode_start:
+        rng = torch.Generator().manual_seed(cfg.seed * 1_000_003 + iteration)
+        start = torch.randint(
+            0, int(env.max_episode_length), tuple(env.episode_length_buf.shape), generator=rng
+        )
+        env.episode_length_buf[:] = start.to(env.episode_length_buf.device)
+    return obs
 
 
 def _stage_metrics(curriculum: Curriculum) -> dict:

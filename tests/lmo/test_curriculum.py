@@ -92,3 +92,40 @@ def test_training_draws_its_first_episodes_at_the_curriculum_level(tmp_path, mon
     # Start level 0 = the nominal robot: no payload, nominal motor strength, no lag, no CoM offset.
     assert env.difficulty == 0.0
     assert np.all(env.payload == 0.0) and np.all(env.strength == 1.0) and np.all(env.action_lag == 0)
+
+
+def test_training_staggers_the_first_episodes_so_the_envs_do_not_time_out_together(tmp_path, monkeypatch):
+    # Measured before: every env started its first episode at step 0, so all of them timed out (and redrew their
+    # randomization at the level reached meanwhile) in the same iteration: a burst of falls and a level back to 0.
+    import numpy as np
+
+    from lerobot_wbvla.lmo import train as train_mod
+    from lerobot_wbvla.lmo.config_train import TrainLMOConfig
+
+    envs = []
+    make = train_mod.make_env_and_runner
+
+    def spy(cfg, library):
+        env, runner = make(cfg, library)
+        envs.append(env)
+        return env, runner
+
+    monkeypatch.setattr(train_mod, "make_env_and_runner", spy)
+
+    def run(name: str, stagger: bool) -> np.ndarray:
+        cfg = TrainLMOConfig(
+            output_dir=tmp_path / name, iterations=1, progress=False, export=False, threads=1, seed=3
+        )
+        cfg.random_episode_start = stagger
+        cfg.env.num_envs, cfg.env.conditioning, cfg.env.episode_s = 16, "none", 5.0
+        cfg.ppo.num_steps_per_env, cfg.ppo.num_mini_batches, cfg.clips.procedural = 4, 2, 2
+        train_mod.train(cfg)
+        env = envs[-1]
+        return env.episode_length_buf.numpy().copy(), env.max_episode_length
+
+    steps, limit = run("together", stagger=False)
+    assert np.all(steps == 4)  # 4 steps into every env's first episode (the nominal robot does not fall)
+    steps, limit = run("staggered", stagger=True)
+    assert len(set(steps.tolist())) > 8 and steps.min() >= 0 and steps.max() < limit
+    again, _ = run("staggered_again", stagger=True)
+    np.testing.assert_array_equal(steps, again)  # seeded: the same run gives the same clocks

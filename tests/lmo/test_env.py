@@ -111,7 +111,14 @@ def test_domain_randomization_differs_per_env_within_the_ranges():
     )
     lo, hi = dr.friction
     assert ((env.friction >= lo) & (env.friction <= hi)).all() and len(set(env.friction.round(6))) == 6
-    assert ((env.payload >= 0) & (env.payload <= dr.payload_kg[1])).all()
+    # one load per env in [0, 5] kg shared by the hands (random split): the hands' sum is the load
+    total = env.payload.sum(axis=1)
+    assert (
+        (env.payload >= 0).all()
+        and (total <= dr.payload_kg[1] + 1e-9).all()
+        and len(set(total.round(6))) == 6
+    )
+    assert not np.allclose(env.payload[:, 0], env.payload[:, 1])  # the split differs from env to env
     assert ((env.strength >= 0.8) & (env.strength <= 1.2)).all()
     assert ((env.action_lag >= 2) & (env.action_lag <= 8)).all()
     palm = env.models[0].body("left_gripper_palm").id
@@ -166,3 +173,27 @@ def test_physics_threads_give_the_same_rollout_as_one_thread():
 def test_physics_threads_must_be_positive():
     with pytest.raises(ValueError, match="physics_threads must be >= 1"):
         LMOEnvConfig(physics_threads=0)
+
+
+@pytest.mark.parametrize("split", ["random", "equal", "per_hand"])
+def test_payload_split_shares_one_load_or_draws_per_hand(split):
+    from lerobot_wbvla.lmo.mdp.events import hand_payloads
+
+    rng = np.random.default_rng(0)
+    loads = np.array([hand_payloads(rng, 1.0, 3.0, split) for _ in range(2000)])
+    total = loads.sum(axis=1)
+    assert (loads >= 0).all()
+    if split == "per_hand":  # each hand in the range on its own: totals up to twice the range
+        assert ((loads >= 1.0) & (loads <= 3.0)).all() and total.max() > 5.5
+    else:  # one load in the range, shared
+        assert ((total >= 1.0) & (total <= 3.0)).all() and total.max() > 2.95 and total.min() < 1.05
+        if split == "equal":
+            np.testing.assert_array_equal(loads[:, 0], loads[:, 1])
+        else:  # from all in the left hand to all in the right
+            share = loads[:, 0] / total
+            assert share.min() < 0.02 and share.max() > 0.98 and abs(share.mean() - 0.5) < 0.03
+
+
+def test_payload_split_must_be_known():
+    with pytest.raises(ValueError, match=r"payload_split='both'.*random, equal, per_hand"):
+        DomainRandConfig(payload_split="both")

@@ -545,7 +545,7 @@ class X2LMOVecEnv(VecEnv):
         lo, hi = self._scaled(dr.payload_kg)
         if self.stage is not None:
             lo, hi = lo * self.stage.payload, hi * self.stage.payload
-        self.payload[i] = events.randomize_payload(m, rng, lo, hi, d)
+        self.payload[i] = events.randomize_payload(m, rng, lo, hi, d, dr.payload_split)
         self.strength[i] = events.randomize_motor_strength(
             m, rng, *self._scaled(dr.motor_strength, 1.0), self.leg_act, self.nominal
         )

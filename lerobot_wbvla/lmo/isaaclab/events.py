@@ -10,6 +10,7 @@ the critic's privileged blocks (`payload_kg`, `push_force`, `friction`, `motor_s
   the feet the drawn value: Newton's MuJoCo solver, like MuJoCo, takes the larger of the two shapes' friction.
 - payload: a mass added to each gripper palm, drawn per hand (Isaac Lab's `randomize_rigid_body_mass`, which
   scales the palm's inertia with its mass; the CPU env puts the mass at the tool point, moving the palm's CoM).
+  This is the CPU env's `payload_split=per_hand`, not its default (one load shared at a random split): not ported.
 - motor strength: one factor per env scales the 12 leg joints' PD gains and torque limits together.
 - CoM: the torso's centre of mass moved horizontally by up to `com_displacement_m` in a random direction.
 - pushes: a horizontal force of the drawn magnitude and direction on the torso for `push_duration_s`, the next

@@ -4,9 +4,9 @@ Every env owns its own copy of the twin's MjModel (lmo/env/), so a reset event s
 parameters into that env's model; interval events (pushes) write `xfrc_applied` of its data. Each function returns
 the sampled value, which the env keeps per env (for logs and for `wbvla-eval-lmo`'s per-episode tables).
 
-Ranges are the article's `domain_rand` (friction 0.3-1.5, payload 0-5 kg, motor strength 0.8-1.2, pushes 0-50 N,
-latent noise 0.05, terrain roughness 0-5 cm, CoM displacement 0-5 cm) plus the paper's action lag 2-8 and IMU lag
-1-10 physics steps (lmo/env/config_env.py).
+Ranges are the article's `domain_rand` (friction 0.3-1.5, payload 0-5 kg in the hands, motor strength 0.8-1.2,
+pushes 0-50 N, latent noise 0.05, terrain roughness 0-5 cm, CoM displacement 0-5 cm) plus the paper's action lag 2-8
+and IMU lag 1-10 physics steps (lmo/env/config_env.py).
 """
 
 from __future__ import annotations
@@ -52,12 +52,28 @@ def randomize_friction(
     return mu
 
 
+def hand_payloads(rng: np.random.Generator, lo: float, hi: float, split: str) -> tuple[float, float]:
+    """(left, right) masses (kg) of one episode's load drawn from [lo, hi] (DomainRandConfig.payload_split): the
+    total shared by a uniform fraction (random) or in halves (equal), or each hand's own draw (per_hand)."""
+    if split == "per_hand":
+        return float(rng.uniform(lo, hi)), float(rng.uniform(lo, hi))
+    total = float(rng.uniform(lo, hi))
+    left = total * (float(rng.uniform(0.0, 1.0)) if split == "random" else 0.5)
+    return left, total - left
+
+
 def randomize_payload(
-    model: mujoco.MjModel, rng: np.random.Generator, lo: float, hi: float, scratch: mujoco.MjData
+    model: mujoco.MjModel,
+    rng: np.random.Generator,
+    lo: float,
+    hi: float,
+    scratch: mujoco.MjData,
+    split: str = "random",
 ) -> tuple[float, float]:
-    """A mass (kg) held in each hand, at the tool point (disturbances.set_hand_payload: the twin's own payload).
-    `scratch` (the env's MjData, whose state is set afterwards) is overwritten."""
-    masses = (float(rng.uniform(lo, hi)), float(rng.uniform(lo, hi)))
+    """A load (kg) held in the hands (`hand_payloads`), each hand's share at its tool point
+    (disturbances.set_hand_payload: the twin's own payload). `scratch` (the env's MjData, whose state is set
+    afterwards) is overwritten."""
+    masses = hand_payloads(rng, lo, hi, split)
     for side, mass in zip(("left", "right"), masses, strict=True):
         set_hand_payload(model, side, mass, scratch)
     return masses
