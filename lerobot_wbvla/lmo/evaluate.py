@@ -57,14 +57,24 @@ SCENARIOS = ("perturbation", "locomotion", "sway")
 _SALT = {"perturbation": 1, "locomotion": 2, "sway": 3}
 
 
-def _perturbation_dr() -> DomainRandConfig:
-    return dataclasses.replace(DomainRandConfig(), payload_kg=(0.0, 3.0), push_force_n=(0.0, 60.0))
+# The scenarios' randomization ranges are class defaults of DomainRandConfig subclasses, not a default_factory
+# that edits a DomainRandConfig: draccus builds a nested config that gets any CLI flag from its declared class's
+# defaults, so `--perturbation.domain_rand.friction=[1,1]` used to bring back the training's 0-5 kg and 0-50 N.
+@dataclass
+class PerturbationDomainRand(DomainRandConfig):
+    """The training randomization of the robot with issue 9's test loads: 0-3 kg in the hands, 0-60 N pushes."""
+
+    payload_kg: tuple[float, float] = (0.0, 3.0)
+    push_force_n: tuple[float, float] = (0.0, 60.0)
 
 
-def _quiet_dr() -> DomainRandConfig:
+@dataclass
+class QuietDomainRand(DomainRandConfig):
     """The training randomization of the robot (friction, motors, lags, CoM, terrain, latent noise) without
     payloads and pushes: the locomotion and sway scenarios measure the legs, not a disturbance."""
-    return dataclasses.replace(DomainRandConfig(), payload_kg=(0.0, 0.0), push_force_n=(0.0, 0.0))
+
+    payload_kg: tuple[float, float] = (0.0, 0.0)
+    push_force_n: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -89,7 +99,7 @@ class PerturbationConfig:
     clip_kinds: dict[str, float] = field(default_factory=lambda: {"reach": 0.5, "carry": 0.25, "push": 0.25})
     # "clip": the clips' own locomotion command schedule (as in training); "stand": a zero command throughout.
     loco: str = "clip"
-    domain_rand: DomainRandConfig = field(default_factory=_perturbation_dr)
+    domain_rand: PerturbationDomainRand = field(default_factory=PerturbationDomainRand)
 
 
 @dataclass
@@ -109,7 +119,7 @@ class LocomotionConfig:
             "turn_0.5": [0.0, 0.0, 0.5],
         }
     )
-    domain_rand: DomainRandConfig = field(default_factory=_quiet_dr)
+    domain_rand: QuietDomainRand = field(default_factory=QuietDomainRand)
 
 
 @dataclass
@@ -121,7 +131,7 @@ class SwayConfig:
     settle_s: float = 2.0
     # Pelvis height commanded for the squat (m; nominal ~0.66, deepest 0.53), reached at 0.2 m/s.
     squat_height_m: float = 0.58
-    domain_rand: DomainRandConfig = field(default_factory=_quiet_dr)
+    domain_rand: QuietDomainRand = field(default_factory=QuietDomainRand)
 
 
 @dataclass

@@ -241,3 +241,19 @@ def test_cli_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, arg
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     errors = [line for line in err if line.startswith("wbvla-eval-lmo: error:")]
     assert len(errors) == 1 and message in errors[0] and not any("Traceback" in line for line in err)
+
+
+def test_a_cli_flag_on_a_scenario_randomization_keeps_the_scenario_ranges():
+    # draccus builds a nested config from its declared class's defaults when any of its fields is given: the
+    # perturbation's 0-3 kg / 0-60 N must survive `--perturbation.domain_rand.friction=...` (they used to fall
+    # back to the training's 0-5 kg / 0-50 N), and the quiet scenarios keep their no-payload, no-push ranges.
+    import draccus
+
+    args = ["--policies=[pd_stand]", "--perturbation.domain_rand.friction=[1.0,1.0]"]
+    args += ["--sway.domain_rand.friction=[1.0,1.0]", "--locomotion.domain_rand.payload_split=equal"]
+    cfg = draccus.parse(EvalLMOConfig, args=args)
+    p = cfg.perturbation.domain_rand
+    assert (p.friction, p.payload_kg, p.push_force_n) == ((1.0, 1.0), (0.0, 3.0), (0.0, 60.0))
+    for quiet in (cfg.sway.domain_rand, cfg.locomotion.domain_rand):
+        assert (quiet.payload_kg, quiet.push_force_n) == ((0.0, 0.0), (0.0, 0.0))
+    assert cfg.locomotion.domain_rand.payload_split == "equal" and cfg.sway.domain_rand.friction == (1.0, 1.0)
