@@ -66,15 +66,8 @@ def test_bad_settings_are_one_clear_error(kwargs, message):
         Curriculum(CurriculumConfig(**kwargs))
 
 
-def test_training_draws_its_first_episodes_at_the_curriculum_level(tmp_path, monkeypatch):
-    # The env is built (and its first episodes drawn) before training starts; those episodes must be drawn at the
-    # curriculum's starting level, not at the full ranges (measured before the fix: 0-5 kg payloads, full lags and
-    # CoM offsets in the first episode of every env, a burst of falls that set the curriculum back).
-    import numpy as np
-
-    from lerobot_wbvla.lmo import train as train_mod
-    from lerobot_wbvla.lmo.config_train import TrainLMOConfig
-
+def _record_envs(train_mod, monkeypatch) -> list:
+    """The envs `train_mod.train` builds, appended as it builds them (a spy on make_env_and_runner)."""
     envs = []
     make = train_mod.make_env_and_runner
 
@@ -84,6 +77,19 @@ def test_training_draws_its_first_episodes_at_the_curriculum_level(tmp_path, mon
         return env, runner
 
     monkeypatch.setattr(train_mod, "make_env_and_runner", spy)
+    return envs
+
+
+def test_training_draws_its_first_episodes_at_the_curriculum_level(tmp_path, monkeypatch):
+    # The env is built (and its first episodes drawn) before training starts; those episodes must be drawn at the
+    # curriculum's starting level, not at the full ranges (measured before the fix: 0-5 kg payloads, full lags and
+    # CoM offsets in the first episode of every env, a burst of falls that set the curriculum back).
+    import numpy as np
+
+    from lerobot_wbvla.lmo import train as train_mod
+    from lerobot_wbvla.lmo.config_train import TrainLMOConfig
+
+    envs = _record_envs(train_mod, monkeypatch)
     cfg = TrainLMOConfig(output_dir=tmp_path / "run", iterations=1, progress=False, export=False, threads=1)
     cfg.env.num_envs, cfg.env.conditioning, cfg.env.episode_s = 8, "none", 5.0
     cfg.ppo.num_steps_per_env, cfg.ppo.num_mini_batches, cfg.clips.procedural = 4, 2, 2
@@ -102,15 +108,7 @@ def test_training_staggers_the_first_episodes_so_the_envs_do_not_time_out_togeth
     from lerobot_wbvla.lmo import train as train_mod
     from lerobot_wbvla.lmo.config_train import TrainLMOConfig
 
-    envs = []
-    make = train_mod.make_env_and_runner
-
-    def spy(cfg, library):
-        env, runner = make(cfg, library)
-        envs.append(env)
-        return env, runner
-
-    monkeypatch.setattr(train_mod, "make_env_and_runner", spy)
+    envs = _record_envs(train_mod, monkeypatch)
 
     def run(name: str, stagger: bool) -> np.ndarray:
         cfg = TrainLMOConfig(
