@@ -179,11 +179,19 @@ def _run_summary(folder: Path) -> dict:
     rows = [json.loads(x) for x in (folder / "run" / "metrics.jsonl").read_text().splitlines() if x.strip()]
     last = rows[-1]
     keep = ("iteration", "train_minutes", "env_steps", "difficulty", "episode_length_s", "falls_per_min")
+    export = folder / "run" / "export"
+    training = json.loads((export / "lmo.json").read_text()).get("training", {})
     return {
-        "export": str(folder / "run" / "export"),
+        "export": str(export),
         "curves": str(folder / "run" / "curves.png"),
         **{k: last.get(k) for k in keep},
         "max_difficulty": max(r.get("difficulty", 0.0) for r in rows),
+        # Which checkpoint the run exported (wbvla-train-lmo's validation.select_best) and its validations.
+        "selected_by": training.get("selected_by"),
+        "exported_iteration": training.get("exported_iteration"),
+        "validation": [
+            {"iteration": v["iteration"], "fall_rate": v["fall_rate"]} for v in training.get("validation", [])
+        ],
     }
 
 
@@ -394,6 +402,7 @@ def _perturbation_figures(cfg: LMOTrainBenchConfig, runs: dict[str, dict], resul
                     "max_difficulty": runs[f"train_{c}_seed{s}"]["max_difficulty"],
                     "final_difficulty": runs[f"train_{c}_seed{s}"]["difficulty"],
                     "iterations": runs[f"train_{c}_seed{s}"]["iteration"],
+                    "exported_iteration": runs[f"train_{c}_seed{s}"].get("exported_iteration"),
                     "env_steps": runs[f"train_{c}_seed{s}"]["env_steps"],
                 }
                 for s in cfg.seeds
@@ -439,6 +448,9 @@ def _acceptance_figures(cfg: LMOTrainBenchConfig, acceptance: dict, results_path
         "threads": cfg.threads,
         "train_minutes": acceptance["train_minutes"],
         "iterations": acceptance["iteration"],
+        "exported_iteration": acceptance.get("exported_iteration"),
+        "selected_by": acceptance.get("selected_by"),
+        "validation": acceptance.get("validation"),
         "env_steps": acceptance["env_steps"],
         "max_difficulty": acceptance["max_difficulty"],
         "final_difficulty": acceptance["difficulty"],

@@ -8,6 +8,7 @@ from pathlib import Path
 from lerobot_wbvla.hub import HubPushConfig
 from lerobot_wbvla.lmo.curriculum import CurriculumConfig
 from lerobot_wbvla.lmo.env.config_env import LMOEnvConfig, WarpConfig
+from lerobot_wbvla.lmo.validation import ValidationConfig
 
 PPO_SCHEDULES = ("fixed", "adaptive")
 BACKENDS = ("cpu", "warp")
@@ -141,6 +142,9 @@ class TrainLMOConfig:
     # reached meanwhile; measured on 2 cores, the falls then spiked to ~15 per robot-minute and the level fell back
     # to 0 in every run. Staggered episodes redraw a few envs each iteration.
     random_episode_start: bool = True
+    # Validation (lmo/validation.py): every `validation.every` iterations the actor plays seeded perturbation
+    # episodes of its own, and the export is the checkpoint that fell least (`validation.select_best`).
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     # Checkpoint every this many iterations (and at the end, and when the time budget ends).
     save_every: int = 25
     # Continue the run in output_dir from its last checkpoint.
@@ -175,6 +179,7 @@ class TrainLMOConfig:
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
         self.curriculum.validate()
+        self.validation.validate()
         if self.clips.loco not in CLIP_LOCO:
             raise ValueError(f"clips.loco={self.clips.loco!r}: choose one of {', '.join(CLIP_LOCO)}")
         if self.clips.procedural < 0:

@@ -385,7 +385,9 @@ class Evaluation:
         self._latent_libs: dict[tuple, Any] = {}
         self.videos: list[str] = []
 
-    def _library_for(self, scenario: str, base, policy: LegPolicy):
+    def library_for(self, scenario: str, base, policy: LegPolicy):
+        """The clip library `policy` sees in `scenario` (with its LAM's z_t for latent conditioning, built once per
+        scenario and LAM) and that LAM (id, revision), or (base, None, None)."""
         lam = lam_of(policy, self.cfg)
         if lam is None:
             return base, None, None
@@ -433,7 +435,7 @@ class Evaluation:
 
         cfg = self.cfg
         episodes = len(forced) if forced is not None else cfg.perturbation.episodes
-        library, lam, rev = self._library_for(scenario, base, policy)
+        library, lam, rev = self.library_for(scenario, base, policy)
         env = self.make_env(scenario, policy, library, lam, rev, episodes)
         seeds = [[cfg.seed, _SALT[scenario], k] for k in range(episodes)]
         n_videos = min(cfg.videos, episodes, env.num_envs) if scenario in cfg.video_scenarios else 0

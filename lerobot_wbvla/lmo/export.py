@@ -77,7 +77,7 @@ def export_lmo(
 
     out_dir = Path(out_dir)
     _check_target(out_dir)
-    module = _inference_module(actor, layout)
+    module = inference_module(actor, layout)
     lmo = _lmo_json(layout, meta)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -146,7 +146,7 @@ def quiet_torchscript() -> Iterator[None]:
         yield
 
 
-def _inference_module(actor: torch.nn.Module, layout: ObservationLayout) -> torch.nn.Module:
+def inference_module(actor: torch.nn.Module, layout: ObservationLayout) -> torch.nn.Module:
     """A CPU, eval-mode copy of the actor's deterministic path (normaliser -> MLP -> mean), checked on a dummy
     batch. RSL-RL models give it through `as_jit()` (the same module their own exporters use)."""
     import torch

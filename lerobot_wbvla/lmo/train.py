@@ -27,6 +27,7 @@ iteration of a stage the env is switched to it (`set_stage`) and every env resta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -44,6 +45,7 @@ import torch
 from lerobot_wbvla.lmo import distributed as D
 from lerobot_wbvla.lmo.config_train import TrainLMOConfig, shrink_actor_output
 from lerobot_wbvla.lmo.curriculum import Curriculum
+from lerobot_wbvla.lmo.validation import ValidationHistory, ValidationRecord, Validator
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +203,7 @@ def write_curves(output_dir: Path) -> Path | None:
         ("reward terms (per step, weighted)", sorted(k for k in rows[-1] if k.startswith("Episode_Reward/"))),
         ("losses", [k for k in ("loss/value", "loss/surrogate", "loss/entropy") if k in rows[-1]]),
         ("action std", ["action_std"]),
-        ("fall rate (episodes that ended)", ["fall_rate"]),
+        ("fall rate (training episodes that ended; validation)", ["fall_rate", "val/fall_rate"]),
         ("env steps/s", ["env_steps_per_s"]),
     ]
     fig, axes = plt.subplots(3, 3, figsize=(15, 11))
@@ -213,7 +215,7 @@ def write_curves(output_dir: Path) -> Path | None:
                 ax.plot(xs, ys, label=key.split("/")[-1])
         ax.set_title(title)
         ax.set_xlabel("iteration")
-        if len(keys) > 1:
+        if len(keys) > 1 and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
     out = output_dir / "curves.png"
@@ -274,12 +276,14 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
 
     start_it, train_seconds = 0, 0.0
     curriculum = Curriculum(cfg.curriculum)
+    history = ValidationHistory()
     if resume_from is not None:
         infos = runner.load(str(resume_from)) or {}
         start_it = int(runner.current_learning_iteration)
         train_seconds = float(infos.get("train_seconds", 0.0))
         if "curriculum" in infos:
             curriculum.load_state_dict(infos["curriculum"])
+        history = ValidationHistory.from_state(infos.get("validation")).until(start_it)
         logger.info("resumed from %s at iteration %d", resume_from, start_it)
         if main_rank:
             _truncate_metrics(cfg.output_dir, start_it)
@@ -289,6 +293,11 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(log_dir=str(cfg.output_dir / "tensorboard"), purge_step=start_it)
+    validator = None  # built before the clock starts, when the run will validate at all
+    if main_rank and cfg.validation.every and start_it + cfg.validation.every <= cfg.iterations:
+        validator = Validator(
+            cfg.validation, env.layout, cfg.env.action_scale, cfg.env.clip_actions, cfg.threads
+        )
     alg = runner.alg
     alg.train_mode()
     # The env was built (and its episodes drawn) at full difficulty: start them again at the curriculum's level
@@ -333,9 +342,13 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
                 alg.compute_returns(obs)
             t1 = time.perf_counter()
             losses = alg.update()
-            t2 = time.perf_counter()
             it += 1
             runner.current_learning_iteration = it
+            validated = None
+            if validator is not None and cfg.validation.due(it):
+                validated = validator.run(alg.get_policy(), it)
+                history.add(validated)
+            t2 = time.perf_counter()  # the validation is part of the iteration's time (and of the budget)
             # one level for all ranks: falls and simulated time summed over them
             falls, robot_s = D.all_reduce([float(sum(tracker.falls)), steps_per_it * dt], info)
             curriculum.update(int(falls), robot_s)
@@ -354,6 +367,7 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
                 **_stage_metrics(curriculum),
                 **{f"loss/{k}": float(v) for k, v in losses.items()},
                 **tracker.summary(),
+                **_validation_metrics(validated),
             }
             tracker.clear()
             last_metrics = metrics
@@ -369,13 +383,9 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
                 fall=f"{metrics.get('fall_rate', float('nan')):.2f}",
                 sps=f"{metrics['env_steps_per_s']:.0f}",
             )
-            if it % cfg.save_every == 0 and main_rank:
+            if (it % cfg.save_every == 0 or validated is not None) and main_rank:
                 checkpoint = save_checkpoint(
-                    runner,
-                    cfg.output_dir,
-                    it,
-                    train_seconds,
-                    {"curriculum": curriculum.state_dict(), "preset": cfg.preset},
+                    runner, cfg.output_dir, it, train_seconds, _train_state(cfg, curriculum, history)
                 )
                 write_curves(cfg.output_dir)
     if not main_rank:
@@ -387,19 +397,18 @@ def train(cfg: TrainLMOConfig) -> TrainLMOResult:
     writer.close()
     if checkpoint is None or it != _checkpoint_iteration(checkpoint):
         checkpoint = save_checkpoint(
-            runner,
-            cfg.output_dir,
-            it,
-            train_seconds,
-            {"curriculum": curriculum.state_dict(), "preset": cfg.preset},
+            runner, cfg.output_dir, it, train_seconds, _train_state(cfg, curriculum, history)
         )
     write_curves(cfg.output_dir)
-    export_dir = _export(cfg, runner, env, it, train_seconds, last_metrics) if cfg.export else None
-    if export_dir is not None:
-        _write_card(cfg, export_dir, env, last_metrics, it)
+    export_dir = None
+    if cfg.export:
+        selected, selection = _selected_weights(cfg, history, it)
+        with _actor_weights(runner.alg.get_policy(), selected) as actor:
+            export_dir = _export(cfg, actor, env, it, train_seconds, last_metrics, selection)
+        _write_card(cfg, export_dir, env, last_metrics, it, selection)
         from lerobot_wbvla.hub import push_with_config
 
-        push_with_config(export_dir, cfg.hub, card=_card(cfg, env, last_metrics, it))
+        push_with_config(export_dir, cfg.hub, card=_card(cfg, env, last_metrics, it, selection))
     env.close()
     D.leave_process_group(info)
     return TrainLMOResult(
@@ -419,6 +428,65 @@ def _start_episodes(env, cfg: TrainLMOConfig, iteration: int) -> dict:
         )
         env.episode_length_buf[:] = start.to(env.episode_length_buf.device)
     return obs
+
+
+def _train_state(cfg: TrainLMOConfig, curriculum: Curriculum, history: ValidationHistory) -> dict:
+    """What a checkpoint keeps besides RSL-RL's state: the curriculum, the preset and the validations so far."""
+    return {"curriculum": curriculum.state_dict(), "preset": cfg.preset, "validation": history.state_dict()}
+
+
+def _validation_metrics(record: ValidationRecord | None) -> dict:
+    if record is None:
+        return {}
+    return {
+        "val/fall_rate": record.fall_rate,
+        "val/com_margin": record.com_margin,
+        "val/seconds": record.seconds,
+    }
+
+
+def _selected_weights(cfg: TrainLMOConfig, history: ValidationHistory, it: int):
+    """The actor weights to export and why: the best validated checkpoint's (validation.select_best), or None for
+    the last iteration's actor. Returns (state dict or None, selection dict for the export's metadata and card)."""
+    best = history.best() if cfg.validation.select_best else None
+    selection = {"selected_by": "last", "exported_iteration": it, "validation": history.state_dict()}
+    if best is None:
+        return None, selection
+    path = cfg.output_dir / CHECKPOINTS / f"model_{best.iteration:06d}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the best validated checkpoint {path} is missing: restore it, or export the last iteration with "
+            "--validation.select_best=false"
+        )
+    state = torch.load(path, map_location="cpu", weights_only=False)["actor_state_dict"]
+    selection |= {
+        "selected_by": "validation",
+        "exported_iteration": best.iteration,
+        "validation_fall_rate": best.fall_rate,
+        "validation_com_margin": best.com_margin,
+    }
+    logger.info(
+        "exporting iteration %d (validation fall rate %.3f, the lowest of %d validations)",
+        best.iteration,
+        best.fall_rate,
+        len(history.records),
+    )
+    return state, selection
+
+
+@contextlib.contextmanager
+def _actor_weights(actor, state: dict | None):
+    """`actor` with `state` loaded for the duration (None: as it is); its own weights are put back after, so the
+    runner a caller gets back is the last iteration's."""
+    if state is None:
+        yield actor
+        return
+    own = {k: v.detach().clone() for k, v in actor.state_dict().items()}
+    actor.load_state_dict(state)
+    try:
+        yield actor
+    finally:
+        actor.load_state_dict(own)
 
 
 def _stage_metrics(curriculum: Curriculum) -> dict:
@@ -444,7 +512,9 @@ def _truncate_metrics(output_dir: Path, iteration: int) -> None:
         os.replace(tmp, path)
 
 
-def _export(cfg: TrainLMOConfig, runner, env, it: int, train_seconds: float, metrics: dict) -> Path:
+def _export(
+    cfg: TrainLMOConfig, actor, env, it: int, train_seconds: float, metrics: dict, selection: dict
+) -> Path:
     from lerobot_wbvla.lmo.export import export_lmo
 
     meta = {
@@ -460,12 +530,13 @@ def _export(cfg: TrainLMOConfig, runner, env, it: int, train_seconds: float, met
         "reward_weights": cfg.env.reward_weights,
         "domain_rand": draccus.encode(cfg.env.domain_rand),
         "final_metrics": {k: v for k, v in metrics.items() if isinstance(v, float)},
+        **selection,
     }
     # export_lmo replaces an earlier export atomically (a failed export leaves the last good one).
-    return export_lmo(runner.alg.get_policy(), env.layout, cfg.output_dir / EXPORT_DIR, meta)
+    return export_lmo(actor, env.layout, cfg.output_dir / EXPORT_DIR, meta)
 
 
-def _card(cfg: TrainLMOConfig, env, metrics: dict, it: int):
+def _card(cfg: TrainLMOConfig, env, metrics: dict, it: int, selection: dict):
     from lerobot_wbvla.hub import ArtifactCard
 
     layout = env.layout
@@ -484,6 +555,7 @@ def _card(cfg: TrainLMOConfig, env, metrics: dict, it: int):
             for s in cfg.curriculum.stages
         )
         or "none (one stage: the clips' commands)",
+        "Checkpoint": _selection_text(cfg, selection, it),
         "Reward weights": "\n".join(f"- {k}: {v}" for k, v in cfg.env.reward_weights.items()),
         "Domain randomization": "\n".join(f"- {k}: {v}" for k, v in dr.items()),
         "Use": (
@@ -494,6 +566,8 @@ def _card(cfg: TrainLMOConfig, env, metrics: dict, it: int):
     finals = {
         k: float(v) for k, v in metrics.items() if k in ("episode_return", "fall_rate", "episode_length_s")
     }
+    if "validation_fall_rate" in selection:
+        finals["validation_fall_rate"] = float(selection["validation_fall_rate"])
     return ArtifactCard(
         kind="generic",
         title="WholeBodyVLA LMO (loco-manipulation leg policy) for the AgiBot X2",
@@ -509,9 +583,24 @@ def _card(cfg: TrainLMOConfig, env, metrics: dict, it: int):
     )
 
 
-def _write_card(cfg: TrainLMOConfig, folder: Path, env, metrics: dict, it: int) -> None:
+def _selection_text(cfg: TrainLMOConfig, selection: dict, it: int) -> str:
+    v = cfg.validation
+    if selection["selected_by"] != "validation":
+        return f"The last iteration ({it}) of the run" + (
+            "; no validation ran." if not selection["validation"] else "."
+        )
+    return (
+        f"Iteration {selection['exported_iteration']} of {it}: of the {len(selection['validation'])} checkpoints "
+        f"validated (every {v.every} iterations, {v.episodes} seeded perturbation episodes of {v.episode_s:g} s, "
+        f"episode seed {v.seed}, clip seed {v.clip_seed}), the one that fell least: fall rate "
+        f"{selection['validation_fall_rate']:.3f}. Validation episodes are not wbvla-eval-lmo's (seed 0, clip seed "
+        "1000), so its figures stay held out."
+    )
+
+
+def _write_card(cfg: TrainLMOConfig, folder: Path, env, metrics: dict, it: int, selection: dict) -> None:
     repo_id = cfg.hub.repo_id or "local/lmo"
-    text = _card(cfg, env, metrics, it).render(repo_id)
+    text = _card(cfg, env, metrics, it, selection).render(repo_id)
     tmp = folder / "README.md.tmp"
     tmp.write_text(text)
     os.replace(tmp, folder / "README.md")

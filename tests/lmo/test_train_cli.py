@@ -154,6 +154,7 @@ def test_warp_backend_trains_and_its_export_drives_the_twin(tmp_path, subprocess
         (["--clips.procedural=0"], "no arm motion clips"),
         (["--clips.loco=walk"], "clips.loco='walk'"),
         (["--backend=gpu"], "backend='gpu'"),
+        (["--validation.every=-1"], "validation.every must be >= 0"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, subprocess_env, bad, message):
