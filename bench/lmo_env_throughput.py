@@ -25,6 +25,7 @@ Smoke (the test suite; the figures mean nothing): python bench/lmo_env_throughpu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import tempfile
@@ -92,22 +93,16 @@ class _PhysicsClock:
         self._module.mj_step = self._step
 
 
-def _time_env(env, actions: list[torch.Tensor]) -> tuple[float, float]:
-    """-> (seconds of env.step, seconds inside mj_step during them)."""
-    with _PhysicsClock() as physics:
+def _time_env(env, actions: list[torch.Tensor], physics_clock: bool = True) -> tuple[float, float | None]:
+    """-> (seconds of env.step, seconds inside mj_step during them, or None without the physics clock: with
+    physics threads the wrapped mj_step would count the threads' time twice)."""
+    clock = _PhysicsClock() if physics_clock else contextlib.nullcontext()
+    with clock:
         t = time.perf_counter()
         for a in actions:
             env.step(a)
         total = time.perf_counter() - t
-    return total, physics.seconds
-
-
-def _time_threaded(env, actions: list[torch.Tensor]) -> float:
-    """-> seconds of env.step (no physics clock: the wrapped mj_step would count the threads' time twice)."""
-    t = time.perf_counter()
-    for a in actions:
-        env.step(a)
-    return time.perf_counter() - t
+    return total, clock.seconds if physics_clock else None
 
 
 def _time_raw(models, datas, steps: int, nstep: int) -> float:
@@ -138,7 +133,7 @@ def main(cfg: LMOEnvThroughputConfig) -> dict:
 
     warmup = stream(cfg.warmup_steps)
     _time_env(env, warmup)
-    _time_threaded(threaded, warmup)
+    _time_env(threaded, warmup, physics_clock=False)
     # The raw side: the env's own (randomized) models, new MjData holding the env's robots' current states.
     models = list(env.models)
     datas = []
@@ -158,7 +153,7 @@ def main(cfg: LMOEnvThroughputConfig) -> dict:
         actions = stream(cfg.steps_per_rep)
         e, physics = _time_env(env, actions)
         r = _time_raw(models, datas, cfg.steps_per_rep, env.decimation)
-        t = _time_threaded(threaded, actions)
+        t, _ = _time_env(threaded, actions, physics_clock=False)
         steps = n * cfg.steps_per_rep
         per_rep.append(
             {

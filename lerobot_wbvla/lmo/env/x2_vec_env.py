@@ -249,7 +249,9 @@ class X2LMOVecEnv(VecEnv):
         self.datas = [mujoco.MjData(mi) for mi in self.models]
         self.comp_bias = [mi.actuator_biasprm[self._comp_rows, 0] for mi in self.models]
         threads = min(cfg.physics_threads or 1, self.num_envs)
-        self._env_groups = [g for g in np.array_split(np.arange(self.num_envs), threads) if g.size]
+        self._env_groups = np.array_split(
+            np.arange(self.num_envs), threads
+        )  # threads <= num_envs: none empty
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="lmo-physics") if threads > 1 else None
 
     def _alloc_gather(self, n: int) -> None:
