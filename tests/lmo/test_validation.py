@@ -13,7 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from lerobot_wbvla.lmo.validation import (
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: the test beside us
+
+from test_train_cli import TINY  # noqa: E402  (wbvla-train-lmo's tiny run, one definition)
+
+from lerobot_wbvla.lmo.validation import (  # noqa: E402
     ValidationConfig,
     ValidationHistory,
     ValidationRecord,
@@ -165,13 +169,7 @@ def test_the_validation_is_wbvla_eval_lmo_on_the_validation_episodes(tmp_path, s
             f"--output_dir={out}",
             "--env.conditioning=none",
             "--iterations=2",
-            "--env.num_envs=4",
-            "--env.episode_s=1.0",
-            "--ppo.num_steps_per_env=8",
-            "--ppo.num_mini_batches=2",
-            "--clips.procedural=2",
-            "--threads=1",
-            "--progress=false",
+            *TINY,
             *v,
         ],
         env=subprocess_env,
